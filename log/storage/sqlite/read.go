@@ -1,0 +1,182 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/storage"
+)
+
+// Tree implements storage.Storage.
+func (s *Storage) Tree(ctx context.Context) (*storage.TreeState, error) {
+	var t storage.TreeState
+	var root, edge []byte
+	if err := s.r.QueryRowContext(ctx, "SELECT size, root, edge FROM tree WHERE id = 0").Scan(&t.Size, &root, &edge); err != nil {
+		return nil, fmt.Errorf("couldn't read tree state: %w", err)
+	}
+	if len(root) != 32 || len(edge)%32 != 0 {
+		return nil, fmt.Errorf("storage: corrupt tree state (root %d bytes, edge %d bytes)", len(root), len(edge))
+	}
+	copy(t.Root[:], root)
+	for i := 0; i < len(edge); i += 32 {
+		t.Edge = append(t.Edge, edge[i:i+32])
+	}
+	return &t, nil
+}
+
+// PutCheckpoint implements storage.Storage.
+func (s *Storage) PutCheckpoint(ctx context.Context, size uint64, signed []byte) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("couldn't begin: %w", err)
+	}
+	defer tx.Rollback()
+	var latest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT MAX(size) FROM checkpoints").Scan(&latest); err != nil {
+		return fmt.Errorf("couldn't read latest checkpoint: %w", err)
+	}
+	if latest.Valid && uint64(latest.Int64) >= size {
+		return fmt.Errorf("storage: checkpoint of size %d is not newer than the latest, %d", size, latest.Int64)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO checkpoints (size, note) VALUES (?, ?)", size, signed); err != nil {
+		return fmt.Errorf("couldn't store checkpoint %d: %w", size, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("couldn't commit checkpoint %d: %w", size, err)
+	}
+	return nil
+}
+
+// LatestCheckpoint implements storage.Storage.
+func (s *Storage) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
+	var size uint64
+	var note []byte
+	err := s.r.QueryRowContext(ctx, "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").Scan(&size, &note)
+	if err != nil {
+		return 0, nil, notFound(err, "latest checkpoint")
+	}
+	return size, note, nil
+}
+
+// Checkpoint implements storage.Storage.
+func (s *Storage) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
+	return s.blob(ctx, "checkpoint", "SELECT note FROM checkpoints WHERE size = ?", size)
+}
+
+// ReadTile implements storage.Storage.
+func (s *Storage) ReadTile(ctx context.Context, level, index uint64) ([]byte, error) {
+	return s.blob(ctx, "tile", "SELECT data FROM tiles WHERE level = ? AND idx = ?", level, index)
+}
+
+// ReadBundle implements storage.Storage.
+func (s *Storage) ReadBundle(ctx context.Context, index uint64) ([]byte, error) {
+	return s.blob(ctx, "entry bundle", "SELECT data FROM bundles WHERE idx = ?", index)
+}
+
+// LookupLeaf implements storage.Storage.
+func (s *Storage) LookupLeaf(ctx context.Context, leafHash [32]byte) (uint64, error) {
+	var idx uint64
+	if err := s.r.QueryRowContext(ctx, "SELECT idx FROM leaves WHERE hash = ?", leafHash[:]).Scan(&idx); err != nil {
+		return 0, notFound(err, "leaf")
+	}
+	return idx, nil
+}
+
+// ByCredential implements storage.Storage.
+func (s *Storage) ByCredential(ctx context.Context, id entry.Hash) ([]uint64, error) {
+	return s.indices(ctx, "SELECT idx FROM by_credential WHERE credential = ? ORDER BY idx", id[:])
+}
+
+// BySubject implements storage.Storage.
+func (s *Storage) BySubject(ctx context.Context, label entry.Hash) ([]uint64, error) {
+	return s.indices(ctx, "SELECT idx FROM by_subject WHERE subject = ? ORDER BY idx", label[:])
+}
+
+// Issuer implements state.Reader.
+func (s *Storage) Issuer(name string) (*state.Issuer, error) {
+	var i state.Issuer
+	var pub, vrf []byte
+	err := s.r.QueryRow("SELECT name, key_id, public_key, vrf_key FROM issuers WHERE name = ?", name).Scan(&i.Name, &i.KeyID, &pub, &vrf)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read issuer %q: %w", name, err)
+	}
+	copy(i.PublicKey[:], pub)
+	copy(i.VRFKey[:], vrf)
+	return &i, nil
+}
+
+// Credential implements state.Reader.
+func (s *Storage) Credential(issuer string, id entry.Hash) (*state.Credential, error) {
+	c := state.Credential{Issuer: issuer, ID: id}
+	var subject []byte
+	err := s.r.QueryRow(`SELECT subject, version, not_after, status, reason, issue_index, last_index
+		FROM credentials WHERE issuer = ? AND id = ?`, issuer, id[:]).Scan(
+		&subject, &c.Version, &c.NotAfter, &c.Status, &c.Reason, &c.IssueIndex, &c.LastIndex)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read credential %x: %w", id, err)
+	}
+	copy(c.Subject[:], subject)
+	return &c, nil
+}
+
+// Subject implements state.Reader.
+func (s *Storage) Subject(issuer string, label entry.Hash) (*state.Subject, error) {
+	su := state.Subject{Issuer: issuer, Label: label}
+	var live, digest []byte
+	err := s.r.QueryRow(`SELECT version, live, events, digest FROM subjects WHERE issuer = ? AND label = ?`,
+		issuer, label[:]).Scan(&su.Version, &live, &su.Events, &digest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read subject %x: %w", label, err)
+	}
+	copy(su.Live[:], live)
+	copy(su.Digest[:], digest)
+	return &su, nil
+}
+
+func (s *Storage) blob(ctx context.Context, what, query string, args ...any) ([]byte, error) {
+	var b []byte
+	if err := s.r.QueryRowContext(ctx, query, args...).Scan(&b); err != nil {
+		return nil, notFound(err, what)
+	}
+	return b, nil
+}
+
+func (s *Storage) indices(ctx context.Context, query string, args ...any) ([]uint64, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't query index: %w", err)
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var i uint64
+		if err := rows.Scan(&i); err != nil {
+			return nil, fmt.Errorf("couldn't read index: %w", err)
+		}
+		out = append(out, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("couldn't read index: %w", err)
+	}
+	return out, nil
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %s", storage.ErrNotFound, what)
+	}
+	return fmt.Errorf("couldn't read %s: %w", what, err)
+}

@@ -1,0 +1,120 @@
+// Package storage defines what credlog's log server needs from a database,
+// and the durability contract every engine must keep. Engines live in
+// sub-packages (sqlite, and later others); storagetest is the conformance
+// suite each of them runs.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/state"
+)
+
+// ErrNotFound is returned by reads of things that do not exist (yet).
+var ErrNotFound = errors.New("storage: not found")
+
+// ConflictError is returned by Commit when the batch does not start at the
+// stored tree size: another sequencer appended first, or the caller's view
+// is stale. Nothing was written.
+type ConflictError struct {
+	Stored uint64 // the stored tree size
+	Start  uint64 // the batch's start
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("storage: batch starts at %d but the stored tree has %d entries", e.Start, e.Stored)
+}
+
+// TreeState is the committed state of the Merkle tree.
+type TreeState struct {
+	Size uint64
+	Root [32]byte
+	// Edge is the right edge of the tree: the hashes of the compact range
+	// [0, Size), as transparency-dev/merkle's compact.Range holds them.
+	Edge [][]byte
+}
+
+// Entry is what the indexes record of one entry.
+type Entry struct {
+	Index      uint64
+	LeafHash   [32]byte   // RFC 6962 leaf hash of the entry bytes
+	Issuer     string     // event issuer ("" is never stored)
+	Credential entry.Hash // zero for events without a credential
+	Subject    entry.Hash // zero for events without a subject
+}
+
+// Tile is the current content of one tlog-tiles hash tile: Width()
+// hashes. Partial tiles are overwritten as they grow; a tile's content is
+// always a prefix of its final content.
+type Tile struct {
+	Level, Index uint64
+	Data         []byte
+}
+
+// Bundle is the current content of one entry bundle: uint16
+// length-prefixed entries, as tlog-tiles serves them. Partial bundles are
+// overwritten as they grow.
+type Bundle struct {
+	Index uint64
+	Data  []byte
+}
+
+// Batch is one durable step of the log.
+type Batch struct {
+	Start   uint64    // tree size before the batch
+	Entries []Entry   // in index order, from Start
+	Tiles   []Tile    // every tile the batch changed
+	Bundles []Bundle  // every bundle the batch changed
+	Tree    TreeState // the tree after the batch
+	State   *state.Changes
+}
+
+// Storage is a log's database.
+//
+// Durability contract: when Commit or PutCheckpoint returns nil, what it
+// wrote is durable (it survives a crash of the process and of the machine)
+// and visible to every read. Commit is atomic: after an error, including a
+// crash at any point, either the whole batch is stored or none of it.
+// Reads never observe part of a batch.
+//
+// A Storage is safe for concurrent use, but only one sequencer may Commit;
+// Commit detects a second one through ConflictError.
+type Storage interface {
+	state.Reader
+
+	// Tree returns the committed tree state. An empty log has Size 0.
+	Tree(ctx context.Context) (*TreeState, error)
+	// Commit durably and atomically writes a batch whose Start must equal
+	// the stored size (otherwise *ConflictError and nothing is written).
+	Commit(ctx context.Context, b *Batch) error
+
+	// PutCheckpoint durably stores a published signed checkpoint of the
+	// given size; it becomes the latest. Checkpoints are kept forever.
+	// Storing a checkpoint of a size at or below the latest is an error.
+	PutCheckpoint(ctx context.Context, size uint64, signed []byte) error
+	// LatestCheckpoint returns the latest published checkpoint, or
+	// ErrNotFound.
+	LatestCheckpoint(ctx context.Context) (size uint64, signed []byte, err error)
+	// Checkpoint returns the published checkpoint of exactly this size.
+	Checkpoint(ctx context.Context, size uint64) ([]byte, error)
+
+	// ReadTile returns a hash tile's current content, or ErrNotFound.
+	ReadTile(ctx context.Context, level, index uint64) ([]byte, error)
+	// ReadBundle returns an entry bundle's current content, or ErrNotFound.
+	ReadBundle(ctx context.Context, index uint64) ([]byte, error)
+
+	// LookupLeaf returns the index of the entry with this leaf hash, or
+	// ErrNotFound.
+	LookupLeaf(ctx context.Context, leafHash [32]byte) (uint64, error)
+	// ByCredential returns the indices of the entries naming a credential
+	// ID, in ascending order.
+	ByCredential(ctx context.Context, id entry.Hash) ([]uint64, error)
+	// BySubject returns the indices of the entries naming a subject label,
+	// in ascending order.
+	BySubject(ctx context.Context, label entry.Hash) ([]uint64, error)
+
+	Close() error
+}

@@ -1,0 +1,401 @@
+// Package storagetest is the conformance suite every storage engine runs:
+// the durability and atomicity contract of storage.Storage, checked
+// through its public API against a real database.
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/tiles"
+)
+
+// Opener opens the engine under test. Called twice with the same name it
+// must return the same database (the second call after the first was
+// closed): that is how the suite checks durability across restarts.
+type Opener func(t *testing.T, name string) storage.Storage
+
+// Run runs the conformance suite.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		f    func(*testing.T, Opener)
+	}{
+		{"EmptyLog", testEmpty},
+		{"CommitAndRead", testCommitAndRead},
+		{"Reopen", testReopen},
+		{"Conflict", testConflict},
+		{"AtomicFailure", testAtomicFailure},
+		{"Checkpoints", testCheckpoints},
+		{"State", testState},
+		{"ConcurrentReads", testConcurrentReads},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.f(t, open) })
+	}
+}
+
+func hashOf(s string) entry.Hash { return sha256.Sum256([]byte(s)) }
+
+// batch builds a batch of n synthetic entries on b.
+func batch(t *testing.T, b *tiles.Builder, n int) (*storage.Batch, [][]byte) {
+	t.Helper()
+	start := b.Size()
+	var data [][]byte
+	sb := &storage.Batch{Start: start}
+	for i := 0; i < n; i++ {
+		idx := start + uint64(i)
+		e := []byte(fmt.Sprintf("entry-%d", idx))
+		data = append(data, e)
+		se := storage.Entry{Index: idx, LeafHash: tiles.LeafHash(e), Issuer: "iss"}
+		if idx%2 == 0 {
+			se.Credential = hashOf(fmt.Sprintf("cred-%d", idx/4))
+			se.Subject = hashOf(fmt.Sprintf("subj-%d", idx%3))
+		}
+		sb.Entries = append(sb.Entries, se)
+	}
+	u, err := b.Append(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, d := range u.Tiles {
+		sb.Tiles = append(sb.Tiles, storage.Tile{Level: id.Level, Index: id.Index, Data: d})
+	}
+	for i, d := range u.Bundles {
+		sb.Bundles = append(sb.Bundles, storage.Bundle{Index: i, Data: d})
+	}
+	sb.Tree = storage.TreeState{Size: u.Size, Root: u.Root, Edge: u.Edge}
+	return sb, data
+}
+
+func builder(t *testing.T, ctx context.Context, s storage.Storage) *tiles.Builder {
+	t.Helper()
+	ts, err := s.Tree(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tiles.NewBuilder(ts.Size, ts.Edge,
+		func(l, i uint64) ([]byte, error) { return s.ReadTile(ctx, l, i) },
+		func(_, i uint64) ([]byte, error) { return s.ReadBundle(ctx, i) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func testEmpty(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "empty")
+	defer s.Close()
+	ts, err := s.Tree(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts.Size != 0 || ts.Root != tiles.EmptyRoot || len(ts.Edge) != 0 {
+		t.Fatalf("empty tree = %+v", ts)
+	}
+	if _, _, err := s.LatestCheckpoint(ctx); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("LatestCheckpoint on empty log: %v", err)
+	}
+	if _, err := s.ReadTile(ctx, 0, 0); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("ReadTile on empty log: %v", err)
+	}
+	if _, err := s.ReadBundle(ctx, 0); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("ReadBundle on empty log: %v", err)
+	}
+	if _, err := s.LookupLeaf(ctx, [32]byte{1}); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("LookupLeaf on empty log: %v", err)
+	}
+	if got, err := s.ByCredential(ctx, hashOf("x")); err != nil || len(got) != 0 {
+		t.Errorf("ByCredential on empty log = %v, %v", got, err)
+	}
+	if i, err := s.Issuer("nobody"); i != nil || err != nil {
+		t.Errorf("Issuer on empty log = %v, %v", i, err)
+	}
+}
+
+func testCommitAndRead(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "commit")
+	defer s.Close()
+	b := builder(t, ctx, s)
+	var all [][]byte
+	for _, n := range []int{1, 255, 300, 7} {
+		sb, data := batch(t, b, n)
+		if err := s.Commit(ctx, sb); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, data...)
+		ts, err := s.Tree(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts.Size != sb.Tree.Size || ts.Root != sb.Tree.Root || len(ts.Edge) != len(sb.Tree.Edge) {
+			t.Fatalf("tree after commit = %d %x, want %d %x", ts.Size, ts.Root, sb.Tree.Size, sb.Tree.Root)
+		}
+	}
+	checkContent(t, ctx, s, all)
+}
+
+// checkContent checks tiles, bundles and indexes against the entries.
+func checkContent(t *testing.T, ctx context.Context, s storage.Storage, all [][]byte) {
+	t.Helper()
+	for i, e := range all {
+		bu, err := s.ReadBundle(ctx, uint64(i/256))
+		if err != nil {
+			t.Fatalf("bundle of entry %d: %v", i, err)
+		}
+		es, err := tiles.BundleEntries(bu)
+		if err != nil || len(es) <= i%256 || !bytes.Equal(es[i%256], e) {
+			t.Fatalf("entry %d not in its bundle (%v)", i, err)
+		}
+		idx, err := s.LookupLeaf(ctx, tiles.LeafHash(e))
+		if err != nil || idx != uint64(i) {
+			t.Fatalf("LookupLeaf(entry %d) = %d, %v", i, idx, err)
+		}
+		tile, err := s.ReadTile(ctx, 0, uint64(i/256))
+		if err != nil || len(tile) < (i%256+1)*32 {
+			t.Fatalf("tile of entry %d: %d bytes, %v", i, len(tile), err)
+		}
+		if lh := tiles.LeafHash(e); !bytes.Equal(tile[(i%256)*32:(i%256+1)*32], lh[:]) {
+			t.Fatalf("tile hash of entry %d differs", i)
+		}
+	}
+	want := map[entry.Hash][]uint64{}
+	for i := 0; i < len(all); i += 2 {
+		c := hashOf(fmt.Sprintf("cred-%d", i/4))
+		want[c] = append(want[c], uint64(i))
+	}
+	for c, w := range want {
+		got, err := s.ByCredential(ctx, c)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Fatalf("ByCredential = %v, %v; want %v", got, err, w)
+		}
+	}
+	var subj []uint64
+	for i := 0; i < len(all); i += 2 {
+		if i%3 == 1 {
+			subj = append(subj, uint64(i))
+		}
+	}
+	got, err := s.BySubject(ctx, hashOf("subj-1"))
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(subj) {
+		t.Fatalf("BySubject = %v, %v; want %v", got, err, subj)
+	}
+}
+
+func testReopen(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "reopen")
+	b := builder(t, ctx, s)
+	sb, all := batch(t, b, 600)
+	if err := s.Commit(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutCheckpoint(ctx, 600, []byte("cp600")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, "reopen")
+	defer s.Close()
+	ts, err := s.Tree(ctx)
+	if err != nil || ts.Size != 600 || ts.Root != sb.Tree.Root {
+		t.Fatalf("tree after reopen = %+v, %v", ts, err)
+	}
+	// A builder resumed from storage goes on appending consistently.
+	b2 := builder(t, ctx, s)
+	if b2.Root() != sb.Tree.Root {
+		t.Fatal("resumed builder has another root")
+	}
+	sb2, more := batch(t, b2, 100)
+	if err := s.Commit(ctx, sb2); err != nil {
+		t.Fatal(err)
+	}
+	checkContent(t, ctx, s, append(all, more...))
+	if size, cp, err := s.LatestCheckpoint(ctx); err != nil || size != 600 || string(cp) != "cp600" {
+		t.Fatalf("checkpoint after reopen = %d %q %v", size, cp, err)
+	}
+}
+
+func testConflict(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "conflict")
+	defer s.Close()
+	b := builder(t, ctx, s)
+	sb, _ := batch(t, b, 10)
+	if err := s.Commit(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	// The same batch again (a second sequencer with a stale view).
+	err := s.Commit(ctx, sb)
+	var ce *storage.ConflictError
+	if !errors.As(err, &ce) || ce.Stored != 10 || ce.Start != 0 {
+		t.Fatalf("stale commit: %v", err)
+	}
+	ts, _ := s.Tree(ctx)
+	if ts.Size != 10 || ts.Root != sb.Tree.Root {
+		t.Fatalf("stale commit changed the tree to %d", ts.Size)
+	}
+}
+
+// testAtomicFailure commits a batch that fails in the middle (a leaf hash
+// that is already stored) and checks that nothing of it is visible.
+func testAtomicFailure(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "atomic")
+	defer s.Close()
+	b := builder(t, ctx, s)
+	sb, all := batch(t, b, 300)
+	if err := s.Commit(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	b2 := b.Clone()
+	bad, _ := batch(t, b2, 50)
+	bad.Entries[40].LeafHash = sb.Entries[3].LeafHash // duplicate: must fail
+	bad.State = &state.Changes{Issuers: []*state.Issuer{{Name: "ghost", KeyID: 1}}}
+	if err := s.Commit(ctx, bad); err == nil {
+		t.Fatal("a batch with a duplicate leaf hash committed")
+	}
+	ts, _ := s.Tree(ctx)
+	if ts.Size != 300 || ts.Root != sb.Tree.Root {
+		t.Fatalf("failed batch moved the tree to %d", ts.Size)
+	}
+	if i, _ := s.Issuer("ghost"); i != nil {
+		t.Fatal("failed batch wrote state")
+	}
+	if _, err := s.LookupLeaf(ctx, bad.Entries[0].LeafHash); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("failed batch left a leaf index: %v", err)
+	}
+	checkContent(t, ctx, s, all)
+	// The log goes on from where it was.
+	good, _ := batch(t, b, 50)
+	if err := s.Commit(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testCheckpoints(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "checkpoints")
+	defer s.Close()
+	for _, n := range []uint64{1, 5, 300} {
+		if err := s.PutCheckpoint(ctx, n, []byte(fmt.Sprintf("cp%d", n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutCheckpoint(ctx, 300, []byte("again")); err == nil {
+		t.Error("a second checkpoint of size 300 was stored")
+	}
+	if err := s.PutCheckpoint(ctx, 4, []byte("older")); err == nil {
+		t.Error("an older checkpoint was stored after a newer one")
+	}
+	for _, n := range []uint64{1, 5, 300} {
+		cp, err := s.Checkpoint(ctx, n)
+		if err != nil || string(cp) != fmt.Sprintf("cp%d", n) {
+			t.Errorf("Checkpoint(%d) = %q, %v", n, cp, err)
+		}
+	}
+	if _, err := s.Checkpoint(ctx, 4); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Checkpoint(4) = %v", err)
+	}
+	if size, cp, err := s.LatestCheckpoint(ctx); err != nil || size != 300 || string(cp) != "cp300" {
+		t.Errorf("LatestCheckpoint = %d %q %v", size, cp, err)
+	}
+}
+
+func testState(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "state")
+	defer s.Close()
+	b := builder(t, ctx, s)
+	sb, _ := batch(t, b, 2)
+	iss := &state.Issuer{Name: "id.example", KeyID: 0xdeadbeef, PublicKey: [32]byte{1}, VRFKey: [32]byte{2}}
+	cred := &state.Credential{Issuer: "id.example", ID: hashOf("c"), Subject: hashOf("s"), Version: 3, NotAfter: 1 << 40,
+		Status: state.StatusSuspended, Reason: entry.ReasonLegalOrder, IssueIndex: 0, LastIndex: 1}
+	sub := &state.Subject{Issuer: "id.example", Label: hashOf("s"), Version: 3, Live: hashOf("c"), Events: 2, Digest: hashOf("d")}
+	sb.State = &state.Changes{Issuers: []*state.Issuer{iss}, Credentials: []*state.Credential{cred}, Subjects: []*state.Subject{sub}}
+	if err := s.Commit(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Issuer("id.example"); err != nil || *got != *iss {
+		t.Errorf("Issuer = %+v, %v", got, err)
+	}
+	if got, err := s.Credential("id.example", hashOf("c")); err != nil || *got != *cred {
+		t.Errorf("Credential = %+v, %v", got, err)
+	}
+	if got, err := s.Credential("other", hashOf("c")); err != nil || got != nil {
+		t.Errorf("Credential of another issuer = %+v, %v", got, err)
+	}
+	if got, err := s.Subject("id.example", hashOf("s")); err != nil || *got != *sub {
+		t.Errorf("Subject = %+v, %v", got, err)
+	}
+	// A later batch replaces records.
+	sb2, _ := batch(t, b, 1)
+	c2 := *cred
+	c2.Status, c2.LastIndex = state.StatusRevoked, 2
+	sb2.State = &state.Changes{Credentials: []*state.Credential{&c2}}
+	if err := s.Commit(ctx, sb2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Credential("id.example", hashOf("c")); got.Status != state.StatusRevoked || got.LastIndex != 2 {
+		t.Errorf("updated credential = %+v", got)
+	}
+}
+
+func testConcurrentReads(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "concurrent")
+	defer s.Close()
+	b := builder(t, ctx, s)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ts, err := s.Tree(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				// Reads never see part of a batch: a committed size has
+				// its last entry indexed.
+				if ts.Size > 0 {
+					if _, err := s.ReadBundle(ctx, (ts.Size-1)/256); err != nil {
+						errs <- fmt.Errorf("size %d visible before its bundle: %w", ts.Size, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		sb, _ := batch(t, b, 37)
+		if err := s.Commit(ctx, sb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
