@@ -44,7 +44,9 @@ func (s *store) readBundle(_, i uint64) ([]byte, error) {
 	return nil, fmt.Errorf("no bundle %d", i)
 }
 
-func entryN(i int) []byte { return []byte(fmt.Sprintf("entry %d %s", i, bytes.Repeat([]byte{'x'}, i%50))) }
+func entryN(i int) []byte {
+	return []byte(fmt.Sprintf("entry %d %s", i, bytes.Repeat([]byte{'x'}, i%50)))
+}
 
 // TestAgainstTlog builds a tree in random batches, restarting the builder
 // from "storage" now and then, and checks every tile, bundle and root
