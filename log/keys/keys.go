@@ -61,8 +61,8 @@ func ParseSigner(skey string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKey, err)
 	}
-	i := strings.LastIndexByte(skey, '+')
-	raw, err := base64.StdEncoding.DecodeString(skey[i+1:])
+	// Names contain no '+', but base64 key data may.
+	raw, err := base64.StdEncoding.DecodeString(strings.SplitN(skey, "+", 5)[4])
 	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != algEd25519 {
 		return nil, fmt.Errorf("%w: private key %q is not an Ed25519 key", ErrKey, ns.Name())
 	}
@@ -107,8 +107,7 @@ func ParseVerifier(vkey string) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKey, err)
 	}
-	i := strings.LastIndexByte(vkey, '+')
-	raw, err := base64.StdEncoding.DecodeString(vkey[i+1:])
+	raw, err := base64.StdEncoding.DecodeString(strings.SplitN(vkey, "+", 3)[2])
 	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != algEd25519 {
 		return nil, fmt.Errorf("%w: verifier key %q is not an Ed25519 key", ErrKey, nv.Name())
 	}

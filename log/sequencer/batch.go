@@ -1,0 +1,173 @@
+package sequencer
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/storage"
+)
+
+func (l *Log) sequenceLoop(ctx context.Context) error {
+	for {
+		var batch []*pending
+		select {
+		case p := <-l.queue:
+			batch = append(batch, p)
+		case <-ctx.Done():
+			return nil
+		}
+		timer := time.NewTimer(l.cfg.MaxAge)
+	fill:
+		for len(batch) < l.cfg.MaxBatch {
+			select {
+			case p := <-l.queue:
+				batch = append(batch, p)
+			case <-timer.C:
+				break fill
+			case <-ctx.Done():
+				break fill
+			}
+		}
+		timer.Stop()
+		l.m.queued.Sub(float64(len(batch)))
+		// The batch in flight is finished even when ctx is done: use a
+		// context that outlives it.
+		if err := l.sequence(context.WithoutCancel(ctx), batch); err != nil {
+			return err
+		}
+	}
+}
+
+// sequence applies, commits and acknowledges one batch. It returns an
+// error only when the log must stop.
+func (l *Log) sequence(ctx context.Context, batch []*pending) error {
+	start := time.Now()
+	overlay := state.NewOverlay(l.store)
+	inBatch := make(map[[32]byte]uint64)
+	next := l.builder.Size()
+	var accepted []*pending
+	var data [][]byte
+	var entries []storage.Entry
+	for _, p := range batch {
+		if idx, ok := inBatch[p.Leaf]; ok {
+			// Resolved after the commit, as a duplicate of idx.
+			p.f.res.Index, p.f.res.Duplicate = idx, true
+			accepted = append(accepted, p)
+			continue
+		}
+		ch, err := l.rules.Apply(overlay, p.Ev, next, p.verified)
+		if err != nil {
+			l.reject(ctx, p, err)
+			continue
+		}
+		overlay.Put(ch)
+		inBatch[p.Leaf] = next
+		p.f.res.Index = next
+		accepted = append(accepted, p)
+		data = append(data, p.Raw)
+		entries = append(entries, storage.Entry{
+			Index: next, LeafHash: p.Leaf, Issuer: p.Ev.Issuer,
+			Credential: p.Ev.Credential, Subject: p.Ev.Subject,
+		})
+		next++
+	}
+	if len(data) == 0 {
+		for _, p := range accepted {
+			p.resolve(p.f.res.Index, true, nil)
+		}
+		return nil
+	}
+	nb := l.builder.Clone()
+	u, err := nb.Append(data)
+	if err != nil {
+		return l.failBatch(accepted, err)
+	}
+	b := &storage.Batch{
+		Start:   l.builder.Size(),
+		Entries: entries,
+		Tree:    storage.TreeState{Size: u.Size, Root: u.Root, Edge: u.Edge},
+		State:   overlay.Changed(),
+	}
+	for id, t := range u.Tiles {
+		b.Tiles = append(b.Tiles, storage.Tile{Level: id.Level, Index: id.Index, Data: t})
+	}
+	for i, d := range u.Bundles {
+		b.Bundles = append(b.Bundles, storage.Bundle{Index: i, Data: d})
+	}
+	commitStart := time.Now()
+	if err := l.store.Commit(ctx, b); err != nil {
+		var ce *storage.ConflictError
+		if errors.As(err, &ce) {
+			l.failBatch(accepted, err)
+			return fmt.Errorf("another sequencer appended: %w", err)
+		}
+		// The commit may have landed before the error was reported: the
+		// stored tree says which.
+		ts, terr := l.store.Tree(ctx)
+		switch {
+		case terr == nil && ts.Size == b.Start:
+			l.log.Error("batch not committed", "entries", len(data), "err", err)
+			return l.failBatch(accepted, err)
+		case terr == nil && ts.Size == u.Size && ts.Root == u.Root:
+			l.log.Warn("batch committed despite an error", "err", err)
+		default:
+			l.failBatch(accepted, err)
+			return fmt.Errorf("sequencer: storage in an unknown state after a failed commit (%v): %w", terr, err)
+		}
+	}
+	l.m.commitSeconds.Observe(time.Since(commitStart).Seconds())
+	l.builder = nb
+	l.learnKeys(b.State.Issuers)
+	l.mu.Lock()
+	l.committed = u.Size
+	close(l.commitCh)
+	l.commitCh = make(chan struct{})
+	l.mu.Unlock()
+	for _, p := range accepted {
+		p.resolve(p.f.res.Index, p.f.res.Duplicate, nil)
+	}
+	l.m.sequenced.Add(float64(len(data)))
+	l.m.batchSize.Observe(float64(len(data)))
+	l.m.treeSize.Set(float64(u.Size))
+	l.m.batchSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// reject resolves a pending event that broke a rule, unless it is an exact
+// resubmission of a logged event, which gets its original index.
+func (l *Log) reject(ctx context.Context, p *pending, err error) {
+	var v *state.Violation
+	if errors.As(err, &v) {
+		if idx, lerr := l.store.LookupLeaf(ctx, p.Leaf); lerr == nil {
+			l.m.submissions.WithLabelValues("duplicate").Inc()
+			p.resolve(idx, true, nil)
+			return
+		}
+		l.m.submissions.WithLabelValues(string(v.Rule)).Inc()
+	}
+	p.resolve(0, false, err)
+}
+
+func (l *Log) failBatch(accepted []*pending, err error) error {
+	l.m.commitErrors.Inc()
+	for _, p := range accepted {
+		p.resolve(0, false, fmt.Errorf("%w: %w", ErrCommit, err))
+	}
+	return nil
+}
+
+func (l *Log) learnKeys(issuers []*state.Issuer) {
+	if len(issuers) == 0 {
+		return
+	}
+	l.keysMu.Lock()
+	defer l.keysMu.Unlock()
+	for _, i := range issuers {
+		l.keys[i.Name] = issuerKey{id: i.KeyID, pub: ed25519.PublicKey(bytes.Clone(i.PublicKey[:]))}
+	}
+}

@@ -1,0 +1,239 @@
+package sequencer_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/keys"
+	"github.com/credlog/credlog/log/sequencer"
+	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/storage/sqlite"
+)
+
+const (
+	origin = "log.example.org/credlog"
+	issuer = "id.example.gov"
+)
+
+type env struct {
+	t      *testing.T
+	dir    string
+	logKey *keys.Signer
+	issKey ed25519.PrivateKey
+	l      *sequencer.Log
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newEnv(t *testing.T) *env {
+	skey, _, err := keys.Generate(origin, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := keys.ParseSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ik, _ := ed25519.GenerateKey(nil)
+	e := &env{t: t, dir: t.TempDir(), logKey: s, issKey: ik}
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) start() {
+	st, err := sqlite.Open(context.Background(), filepath.Join(e.dir, "log.db"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	l, err := sequencer.New(context.Background(), sequencer.Config{Signer: e.logKey, Storage: st, MaxAge: 5 * time.Millisecond, PublishInterval: 20 * time.Millisecond})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.l, e.cancel, e.done = l, cancel, make(chan error, 1)
+	go func() { e.done <- l.Run(ctx) }()
+}
+
+func (e *env) stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	if err := <-e.done; err != nil {
+		e.t.Errorf("Run: %v", err)
+	}
+	e.l.Storage().Close()
+	e.cancel = nil
+}
+
+func (e *env) sign(ev *entry.Event, key ed25519.PrivateKey, name string) []byte {
+	ev.KeyID = keys.KeyID(name, key.Public().(ed25519.PublicKey))
+	if err := ev.Sign(key); err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := ev.Marshal()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+func (e *env) registration() []byte {
+	ev := &entry.Event{Type: entry.TypeIssuerKey, Issuer: issuer, Time: 1763856000, VRFKey: [32]byte{9}}
+	copy(ev.PublicKey[:], e.issKey.Public().(ed25519.PublicKey))
+	return e.sign(ev, e.logKey.PrivateKey(), origin)
+}
+
+func (e *env) issue(n int) []byte {
+	ev := &entry.Event{Type: entry.TypeIssue, Issuer: issuer, Time: 1763856000,
+		Subject: sha256.Sum256(fmt.Appendf(nil, "s%d", n)), Credential: sha256.Sum256(fmt.Appendf(nil, "c%d", n)),
+		NotBefore: 1763856000, NotAfter: 1795392000, Version: 1}
+	return e.sign(ev, e.issKey, issuer)
+}
+
+func (e *env) revoke(n int) []byte {
+	ev := &entry.Event{Type: entry.TypeRevoke, Issuer: issuer, Time: 1763856060, Reason: entry.ReasonOther,
+		Subject: sha256.Sum256(fmt.Appendf(nil, "s%d", n)), Credential: sha256.Sum256(fmt.Appendf(nil, "c%d", n))}
+	return e.sign(ev, e.issKey, issuer)
+}
+
+func (e *env) submit(raw []byte) sequencer.Result {
+	e.t.Helper()
+	ev, err := sequencer.Parse(raw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.l.Verify(ev); err != nil {
+		return sequencer.Result{Err: err}
+	}
+	f, err := e.l.Add(ev)
+	if err != nil {
+		return sequencer.Result{Err: err}
+	}
+	return f.Wait(context.Background())
+}
+
+func TestSequenceRestartAndPublish(t *testing.T) {
+	e := newEnv(t)
+	if r := e.submit(e.registration()); r.Err != nil || r.Index != 0 {
+		t.Fatalf("registration = %+v", r)
+	}
+	// Concurrent submitters: every index is distinct and dense.
+	const n = 300
+	var wg sync.WaitGroup
+	idx := make([]uint64, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.submit(e.issue(i))
+			if r.Err != nil {
+				t.Errorf("issue %d: %v", i, r.Err)
+			}
+			idx[i] = r.Index
+		}()
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for _, i := range idx {
+		if i == 0 || i > n || seen[i] {
+			t.Fatalf("index %d out of range or repeated", i)
+		}
+		seen[i] = true
+	}
+	// Resubmission gets the original index.
+	if r := e.submit(e.issue(7)); r.Err != nil || !r.Duplicate || r.Index != idx[7] {
+		t.Fatalf("resubmission = %+v, want index %d", r, idx[7])
+	}
+	// A rule violation is refused and changes nothing.
+	r := e.submit(e.revoke(n + 5))
+	var v *state.Violation
+	if !errors.As(r.Err, &v) || v.Rule != state.RuleUnknownCredential {
+		t.Fatalf("revoke of an unknown credential = %+v", r)
+	}
+	size, err := e.l.WaitPublished(context.Background(), n+1)
+	if err != nil || size != n+1 {
+		t.Fatalf("published %d, %v", size, err)
+	}
+	_, cp, err := e.l.Storage().LatestCheckpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv, _ := note.NewVerifier(e.logKey.VerifierKey())
+	c, _, _, err := log.ParseCheckpoint(cp, origin, nv)
+	if err != nil || c.Size != n+1 {
+		t.Fatalf("checkpoint = %+v, %v", c, err)
+	}
+	// Restart: same size and root, and the log goes on.
+	e.stop()
+	e.start()
+	if st := e.l.Stats(); st.Committed != n+1 || st.Published != n+1 {
+		t.Fatalf("after restart: %+v", st)
+	}
+	if r := e.submit(e.revoke(3)); r.Err != nil || r.Index != n+1 {
+		t.Fatalf("revoke after restart = %+v", r)
+	}
+	if r := e.submit(e.issue(7)); r.Err != nil || !r.Duplicate || r.Index != idx[7] {
+		t.Fatalf("resubmission after restart = %+v", r)
+	}
+	ts, _ := e.l.Storage().Tree(context.Background())
+	if _, err := e.l.WaitPublished(context.Background(), ts.Size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnknownIssuerAndBadSignature(t *testing.T) {
+	e := newEnv(t)
+	r := e.submit(e.issue(1))
+	var v *state.Violation
+	if !errors.As(r.Err, &v) || v.Rule != state.RuleUnknownIssuer || !errors.Is(r.Err, state.ErrUnauthorized) {
+		t.Fatalf("unregistered issuer = %+v", r)
+	}
+	e.submit(e.registration())
+	raw := e.issue(1)
+	raw[len(raw)-1] ^= 1
+	if r := e.submit(raw); !errors.Is(r.Err, entry.ErrBadSignature) {
+		t.Fatalf("bad signature = %+v", r)
+	}
+	ts, _ := e.l.Storage().Tree(context.Background())
+	if ts.Size != 1 {
+		t.Fatalf("tree grew to %d on rejected events", ts.Size)
+	}
+}
+
+func TestOverload(t *testing.T) {
+	e := newEnv(t)
+	e.stop() // nothing drains the queue now… but a stopped log refuses.
+	st, err := sqlite.Open(context.Background(), filepath.Join(e.dir, "log.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, err := sequencer.New(context.Background(), sequencer.Config{Signer: e.logKey, Storage: st, QueueSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var overloaded bool
+	for i := 0; i < 3; i++ {
+		ev, _ := sequencer.Parse(e.issue(i))
+		if _, err := l.Add(ev); errors.Is(err, sequencer.ErrOverloaded) {
+			overloaded = true
+		}
+	}
+	if !overloaded {
+		t.Fatal("a full queue accepted a third event")
+	}
+}
