@@ -1,8 +1,10 @@
 package keys_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/credlog/credlog/log/keys"
+	"github.com/credlog/credlog/log/vrf"
 )
 
 // TestInteropWithNote generates many keys (so that base64 key data with
@@ -99,5 +102,66 @@ func TestKeyFilePermissions(t *testing.T) {
 	os.Chmod(path, 0o400)
 	if _, err := keys.ReadPrivateFile(path); err != nil {
 		t.Errorf("mode 0400 refused: %v", err)
+	}
+}
+
+func TestVRFKeyRoundTrip(t *testing.T) {
+	priv, pub, err := keys.GenerateVRF("issuer.example", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, k, err := keys.ParseVRFPrivate(priv)
+	if err != nil || name != "issuer.example" {
+		t.Fatalf("keys.ParseVRFPrivate: %q, %v", name, err)
+	}
+	pname, p, err := keys.ParseVRFPublic(pub)
+	if err != nil || pname != "issuer.example" {
+		t.Fatalf("keys.ParseVRFPublic: %q, %v", pname, err)
+	}
+	if !bytes.Equal(p, k.PublicKey()) {
+		t.Fatal("public key text does not match the private key")
+	}
+	if keys.VRFPublicKey(name, k.PublicKey()) != pub {
+		t.Fatal("keys.VRFPublicKey does not reproduce the generated text")
+	}
+	// A proof made with the parsed private key verifies under the parsed
+	// public key.
+	if _, err := vrf.Verify(p, k.Prove([]byte("x")), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVRFKeyRejects(t *testing.T) {
+	priv, pub, err := keys.GenerateVRF("issuer", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero32 := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	// The identity point (y = 1) has small order.
+	ident := make([]byte, 32)
+	ident[0] = 1
+	for _, text := range []string{
+		"",
+		"VRF+issuer",
+		"VRF++" + zero32,
+		"VRF+a b+" + zero32,
+		"KEY+issuer+" + zero32,
+		pub + "=",
+		pub[:len(pub)-4],
+		"VRF+issuer+" + base64.StdEncoding.EncodeToString(ident),
+		"VRF+issuer+" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xff}, 32)),
+		priv, // a private key is not a public key
+	} {
+		if _, _, err := keys.ParseVRFPublic(text); !errors.Is(err, keys.ErrKey) {
+			t.Errorf("keys.ParseVRFPublic(%q) = %v, want keys.ErrKey", text, err)
+		}
+	}
+	for _, text := range []string{"", pub, "PRIVATE+VRF+issuer+AAAA", "PRIVATE+VRF+is+suer+" + zero32} {
+		if _, _, err := keys.ParseVRFPrivate(text); !errors.Is(err, keys.ErrKey) {
+			t.Errorf("keys.ParseVRFPrivate(%q) = %v, want keys.ErrKey", text, err)
+		}
+	}
+	if _, _, err := keys.GenerateVRF("bad name", rand.Reader); !errors.Is(err, keys.ErrKey) {
+		t.Errorf("keys.GenerateVRF with a bad name: %v", err)
 	}
 }
