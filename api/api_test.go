@@ -1,0 +1,545 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api/layout"
+	"github.com/transparency-dev/tessera/client"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/credlog/credlog/api"
+	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/sequencer"
+	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/tlogproof"
+)
+
+var ctx = context.Background()
+
+// TestLifecycleEndToEnd registers an issuer, then issues, suspends,
+// resumes, revokes and reissues over HTTP, synchronously, verifying each
+// returned tlog-proof, and checks the lookups.
+func TestLifecycleEndToEnd(t *testing.T) {
+	tl := newTestLog(t, true, nil)
+	steps := []struct {
+		name string
+		raw  []byte
+	}{
+		{"register", tl.registration()},
+		{"issue", tl.issue(1, 10, 1, -1)},
+		{"suspend", tl.status(entry.TypeSuspend, 1, 10)},
+		{"resume", tl.status(entry.TypeResume, 1, 10)},
+		{"revoke", tl.status(entry.TypeRevoke, 1, 10)},
+		{"reissue", tl.issue(1, 11, 2, 10)},
+	}
+	for i, st := range steps {
+		r, err := tl.c.Submit(ctx, st.raw, true)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if r.Index != uint64(i) || r.Duplicate {
+			t.Fatalf("%s: index %d (dup %v), want %d", st.name, r.Index, r.Duplicate, i)
+		}
+		p, err := tlogproof.Parse([]byte(r.Proof))
+		if err != nil {
+			t.Fatalf("%s: proof: %v", st.name, err)
+		}
+		if _, _, err := p.Verify(st.raw, origin, tl.verifier()); err != nil {
+			t.Fatalf("%s: proof does not verify: %v", st.name, err)
+		}
+	}
+	lr, err := tl.c.LookupCredential(ctx, cred(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := indices(lr); got != "1 2 3 4" {
+		t.Fatalf("credential 10 events at %s", got)
+	}
+	for _, ev := range lr.Events {
+		if !bytes.Equal(ev.Entry, steps[ev.Index].raw) {
+			t.Fatalf("lookup returned other bytes for %d", ev.Index)
+		}
+		p, _ := tlogproof.Parse([]byte(ev.Proof))
+		if _, _, err := p.Verify(ev.Entry, origin, tl.verifier()); err != nil {
+			t.Fatalf("lookup proof for %d: %v", ev.Index, err)
+		}
+	}
+	lr, err = tl.c.LookupSubject(ctx, subj(1))
+	if err != nil || indices(lr) != "1 2 3 4 5" {
+		t.Fatalf("subject events = %s, %v", indices(lr), err)
+	}
+	lr, err = tl.c.LookupSubject(ctx, subj(99))
+	if err != nil || len(lr.Events) != 0 {
+		t.Fatalf("unknown subject = %+v, %v", lr, err)
+	}
+	// Resubmission returns the original index.
+	r, err := tl.c.Submit(ctx, steps[1].raw, false)
+	if err != nil || r.Index != 1 || !r.Duplicate {
+		t.Fatalf("resubmission = %+v, %v", r, err)
+	}
+}
+
+func indices(lr *api.LookupResponse) string {
+	var s []string
+	for _, e := range lr.Events {
+		s = append(s, itoa(e.Index))
+	}
+	return strings.Join(s, " ")
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// snapshot captures the stored state that must not change on bad input.
+func snapshot(t *testing.T, tl *testLog) string {
+	ts, err := tl.store.Tree(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cp, _ := tl.store.LatestCheckpoint(ctx)
+	return itoa(ts.Size) + string(ts.Root[:]) + string(cp)
+}
+
+func TestSubmissionErrors(t *testing.T) {
+	tl := newTestLog(t, true, nil)
+	if _, err := tl.c.Submit(ctx, tl.registration(), true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tl.c.Submit(ctx, tl.issue(1, 10, 1, -1), true); err != nil {
+		t.Fatal(err)
+	}
+	badSig := tl.issue(2, 20, 1, -1)
+	badSig[len(badSig)-3] ^= 0x10
+	stranger := *tl
+	_, stranger.issKey, _ = ed25519GenerateKey()
+	unknownIssuer := func() []byte {
+		ev := &entry.Event{Type: entry.TypeIssue, Issuer: "rogue.example", Time: t0, Subject: subj(3), Credential: cred(30),
+			NotBefore: t0, NotAfter: t0 + 1, Version: 1}
+		return tl.sign(ev, stranger.issKey, "rogue.example")
+	}()
+	tests := []struct {
+		name   string
+		body   []byte
+		status int
+		rule   state.Rule
+	}{
+		{"garbage", []byte("not an event"), http.StatusBadRequest, ""},
+		{"empty", []byte{}, http.StatusBadRequest, ""},
+		{"trailing byte", append(tl.issue(2, 20, 1, -1), 0), http.StatusBadRequest, ""},
+		{"bad signature", badSig, http.StatusForbidden, ""},
+		{"unknown key", stranger.issue(2, 20, 1, -1), http.StatusForbidden, state.RuleWrongKey},
+		{"unknown issuer", unknownIssuer, http.StatusForbidden, state.RuleUnknownIssuer},
+		{"issue not new", tl.issue(2, 10, 1, -1), http.StatusConflict, state.RuleIssueNotNew},
+		{"resume active", tl.status(entry.TypeResume, 1, 10), http.StatusConflict, state.RuleResumeFromSuspend},
+		{"must supersede", tl.issue(1, 12, 2, -1), http.StatusConflict, state.RuleMustSupersede},
+		{"version gap", tl.issue(4, 40, 3, -1), http.StatusConflict, state.RuleVersionNotDense},
+		{"oversized", make([]byte, api.MaxEventBody+1), http.StatusRequestEntityTooLarge, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshot(t, tl)
+			_, err := tl.c.Submit(ctx, tt.body, false)
+			var he *api.HTTPError
+			if !errors.As(err, &he) || he.Status != tt.status {
+				t.Fatalf("got %v, want status %d", err, tt.status)
+			}
+			if string(tt.rule) != he.Body.Rule {
+				t.Errorf("rule %q, want %q", he.Body.Rule, tt.rule)
+			}
+			if he.Body.Error == "" {
+				t.Error("no error message")
+			}
+			if after := snapshot(t, tl); after != before {
+				t.Error("stored state changed")
+			}
+		})
+	}
+}
+
+func TestBatchRejectsOnlyTheBadEvent(t *testing.T) {
+	tl := newTestLog(t, true, nil)
+	bad := tl.issue(3, 30, 1, -1)
+	bad[len(bad)-1] ^= 1
+	res, err := tl.c.SubmitBatch(ctx, [][]byte{tl.registration(), tl.issue(1, 10, 1, -1), bad, tl.issue(2, 20, 1, -1), []byte{1, 2}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{0, 0, http.StatusForbidden, 0, http.StatusBadRequest} {
+		if res[i].Status != want {
+			t.Errorf("event %d: status %d (%s), want %d", i, res[i].Status, res[i].Error, want)
+		}
+		if want == 0 && res[i].Proof == "" {
+			t.Errorf("event %d: no proof", i)
+		}
+	}
+	// The registration sequences first, so the issues follow it.
+	if res[1].Index == res[3].Index || res[1].Index == 0 || res[3].Index == 0 {
+		t.Errorf("indices %d and %d", res[1].Index, res[3].Index)
+	}
+	// Malformed batch framing rejects the request.
+	resp, err := http.Post(tl.srv.URL+"/events/batch", "application/octet-stream", bytes.NewReader([]byte{0, 9, 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("truncated batch: %d", resp.StatusCode)
+	}
+}
+
+func TestOverloadAnswers503(t *testing.T) {
+	tl := newTestLog(t, false, func(c *sequencer.Config) { c.QueueSize = 1 })
+	// The first event fills the queue; nothing drains it, so its request
+	// waits until the test cancels it.
+	sctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	go tl.c.Submit(sctx, tl.registration(), false)
+	for i := 0; ; i++ {
+		resp, err := http.Post(tl.srv.URL+"/events", "application/octet-stream", bytes.NewReader(tl.issue(i, i, 1, -1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+			return
+		}
+		if i > 100 {
+			t.Fatalf("no 503 from a full queue; last status %d", resp.StatusCode)
+		}
+	}
+}
+
+// TestInterop checks what credlog serves with other implementations: the
+// checkpoint with x/mod's note and transparency-dev's formats, inclusion
+// and consistency proofs built from the tiles by tessera's client and by
+// x/mod's tlog, against credlog's roots.
+func TestInterop(t *testing.T) {
+	tl := newTestLog(t, true, nil)
+	raws := [][]byte{tl.registration()}
+	for i := 0; i < 700; i++ {
+		raws = append(raws, tl.issue(i, i, 1, -1))
+	}
+	var sizes []uint64
+	for i := 0; i < len(raws); i += 233 {
+		res, err := tl.c.SubmitBatch(ctx, raws[i:min(i+233, len(raws))], true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range res {
+			if r.Status != 0 {
+				t.Fatalf("submission failed: %+v", r)
+			}
+			// A batch is sequenced in the order it was given.
+			if r.Index != uint64(i+j) {
+				t.Fatalf("event %d of the batch at %d logged at %d", j, i, r.Index)
+			}
+		}
+		cp, _ := tl.c.Checkpoint(ctx)
+		c, _, _, err := log.ParseCheckpoint(cp, origin, tl.verifier())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, c.Size)
+	}
+	cpRaw, err := tl.c.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(cpRaw, note.VerifierList(tl.verifier()))
+	if err != nil {
+		t.Fatalf("note.Open: %v", err)
+	}
+	if lines := strings.Split(n.Text, "\n"); len(lines) != 4 || lines[0] != origin {
+		t.Fatalf("checkpoint text %q: want exactly origin, size, root", n.Text)
+	}
+	cp, _, _, err := log.ParseCheckpoint(cpRaw, origin, tl.verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := cp.Size
+	if size != uint64(len(raws)) {
+		t.Fatalf("size %d", size)
+	}
+
+	// tessera's client over HTTP.
+	u, _ := url.Parse(tl.srv.URL + "/")
+	f, err := client.NewHTTPFetcher(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := client.NewProofBuilder(ctx, size, f.ReadTile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []uint64{0, 1, 255, 256, 500, size - 1} {
+		h, err := pb.InclusionProof(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, i, size, rfc6962.DefaultHasher.HashLeaf(raws[i]), h, cp.Hash); err != nil {
+			t.Fatalf("tessera-built inclusion proof for %d: %v", i, err)
+		}
+		// The server-built proof is the same.
+		sh, err := tl.c.InclusionProof(ctx, i, size)
+		if err != nil || len(sh) != len(h) {
+			t.Fatalf("server inclusion proof: %v", err)
+		}
+		for k := range h {
+			if !bytes.Equal(h[k], sh[k]) {
+				t.Fatalf("server-built inclusion proof differs at %d", k)
+			}
+		}
+	}
+	for _, old := range sizes[:len(sizes)-1] {
+		oldCp, err := tl.c.CheckpointAt(ctx, old)
+		if err != nil {
+			t.Fatalf("checkpoint %d not kept: %v", old, err)
+		}
+		oc, _, _, err := log.ParseCheckpoint(oldCp, origin, tl.verifier())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := pb.ConsistencyProof(ctx, old, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old, size, h, oc.Hash, cp.Hash); err != nil {
+			t.Fatalf("consistency %d→%d: %v", old, size, err)
+		}
+		sh, err := tl.c.ConsistencyProof(ctx, old, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old, size, sh, oc.Hash, cp.Hash); err != nil {
+			t.Fatalf("server consistency %d→%d: %v", old, size, err)
+		}
+	}
+
+	// x/mod's tlog, reading the tiles over HTTP through its own tile
+	// authentication.
+	tree := tlog.Tree{N: int64(size)}
+	copy(tree.Hash[:], cp.Hash)
+	hr := tlog.TileHashReader(tree, &httpTiles{t: t, base: tl.srv.URL})
+	for _, i := range []int64{0, 300, int64(size) - 1} {
+		rp, err := tlog.ProveRecord(int64(size), i, hr)
+		if err != nil {
+			t.Fatalf("tlog.ProveRecord(%d): %v", i, err)
+		}
+		if err := tlog.CheckRecord(rp, int64(size), tree.Hash, i, tlog.RecordHash(raws[i])); err != nil {
+			t.Fatalf("tlog.CheckRecord(%d): %v", i, err)
+		}
+	}
+	oc, _ := tl.c.CheckpointAt(ctx, sizes[0])
+	old, _, _, _ := log.ParseCheckpoint(oc, origin, tl.verifier())
+	tp, err := tlog.ProveTree(int64(size), int64(old.Size), hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oldHash tlog.Hash
+	copy(oldHash[:], old.Hash)
+	if err := tlog.CheckTree(tp, int64(size), tree.Hash, int64(old.Size), oldHash); err != nil {
+		t.Fatalf("tlog.CheckTree: %v", err)
+	}
+	// Entry bundles hold the entries, in order.
+	b, err := client.GetEntryBundle(ctx, f.ReadEntryBundle, 1, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Entries) != 256 || !bytes.Equal(b.Entries[0], raws[256]) {
+		t.Fatalf("bundle 1 has %d entries", len(b.Entries))
+	}
+}
+
+// httpTiles is an x/mod tlog.TileReader over credlog's C2SP tile paths.
+type httpTiles struct {
+	t    *testing.T
+	base string
+}
+
+func (h *httpTiles) Height() int { return 8 }
+
+func (h *httpTiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
+	var out [][]byte
+	for _, tile := range ts {
+		p := uint8(0)
+		if tile.W < 256 {
+			p = uint8(tile.W)
+		}
+		resp, err := http.Get(h.base + "/" + layout.TilePath(uint64(tile.L), uint64(tile.N), p))
+		if err != nil {
+			return nil, err
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return nil, errors.New(resp.Status)
+		}
+		out = append(out, data)
+	}
+	return out, nil
+}
+
+func (h *httpTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func TestReadPath(t *testing.T) {
+	tl := newTestLog(t, true, nil)
+	raws := [][]byte{tl.registration()}
+	for i := 0; i < 300; i++ {
+		raws = append(raws, tl.issue(i, i, 1, -1))
+	}
+	if _, err := tl.c.SubmitBatch(ctx, raws, true); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string, gzip bool) *http.Response {
+		req, _ := http.NewRequest("GET", tl.srv.URL+path, nil)
+		if gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for path, want := range map[string]int{
+		"/tile/0/000":             200,
+		"/tile/0/001.p/45":        200,
+		"/tile/0/001":             404, // not full yet
+		"/tile/0/001.p/46":        404, // wider than the tree
+		"/tile/1/000.p/1":         200,
+		"/tile/entries/000":       200,
+		"/tile/entries/001.p/45":  200,
+		"/tile/entries/001.p/200": 404,
+		"/tile/0/0":               400,
+		"/tile/0/x000/000":        400,
+		"/tile/0/000.p/0":         400,
+		"/tile/0/000.p/256":       400,
+		"/tile/0/000.p/045":       400,
+		"/tile/entries/x":         400,
+		"/tile/64/000":            400,
+		"/tile/0/002":             404,
+	} {
+		resp := get(path, false)
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+		if want == 200 && !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+			t.Errorf("GET %s: Cache-Control %q", path, resp.Header.Get("Cache-Control"))
+		}
+	}
+	if resp := get("/tile/0/000", true); resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("tile with Accept-Encoding: gzip came as %q", resp.Header.Get("Content-Encoding"))
+	}
+	if resp := get("/checkpoint", false); resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("checkpoint: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	if resp := get("/healthz", false); resp.StatusCode != 200 {
+		t.Errorf("healthz: %d", resp.StatusCode)
+	}
+	for path, want := range map[string]int{
+		"/proof/inclusion?index=1&size=301":          200,
+		"/proof/inclusion?index=301&size=301":        400,
+		"/proof/inclusion?index=1&size=300":          404, // no checkpoint of that size
+		"/proof/inclusion?index=01&size=301":         400,
+		"/proof/inclusion?size=301":                  400,
+		"/proof/consistency?old=0&size=301":          200,
+		"/proof/consistency?old=302&size=301":        400,
+		"/lookup/credential/zz":                      404,
+		"/lookup/subject/" + strings.Repeat("A", 64): 404,
+	} {
+		if resp := get(path, false); resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestConcurrentSubmitters has several issuer clients submit at once, each
+// resubmitting some events: every event gets one index, the indices are
+// dense, and a resubmission answers the original index.
+func TestConcurrentSubmitters(t *testing.T) {
+	tl := newTestLog(t, true, nil)
+	if _, err := tl.c.Submit(ctx, tl.registration(), false); err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 8, 40
+	indices := make([][]uint64, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				n := w*each + i
+				raw := tl.issue(n, n, 1, -1)
+				r, err := tl.c.Submit(ctx, raw, false)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				indices[w] = append(indices[w], r.Index)
+				if i%10 == 0 {
+					again, err := tl.c.Submit(ctx, raw, false)
+					if err != nil || again.Index != r.Index || !again.Duplicate {
+						t.Errorf("resubmission of %d: %+v, %v; first logged at %d", n, again, err, r.Index)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for _, ix := range indices {
+		for _, i := range ix {
+			if seen[i] || i == 0 || i > workers*each {
+				t.Fatalf("index %d given twice or out of range", i)
+			}
+			seen[i] = true
+		}
+	}
+	if len(seen) != workers*each {
+		t.Fatalf("%d distinct indices, want %d", len(seen), workers*each)
+	}
+	ts, err := tl.store.Tree(ctx)
+	if err != nil || ts.Size != workers*each+1 {
+		t.Fatalf("tree size %d (%v), want %d", ts.Size, err, workers*each+1)
+	}
+}
+
+// TestBatchKeepsOrder submits an issue and changes of the same credential
+// in one batch: they are sequenced in the given order, so each rule holds.
+func TestBatchKeepsOrder(t *testing.T) {
+	tl := newTestLog(t, true, nil)
+	res, err := tl.c.SubmitBatch(ctx, [][]byte{
+		tl.registration(),
+		tl.issue(1, 1, 1, -1),
+		tl.status(entry.TypeSuspend, 1, 1),
+		tl.status(entry.TypeResume, 1, 1),
+		tl.status(entry.TypeRevoke, 1, 1),
+	}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Status != 0 || r.Index != uint64(i) || r.Proof == "" {
+			t.Errorf("event %d: %+v", i, r)
+		}
+	}
+}

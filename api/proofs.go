@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/transparency-dev/tessera/client"
+
+	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/tlogproof"
+)
+
+// prover builds proofs against one published checkpoint, from the stored
+// tiles, with the tlog-tiles proof builder of transparency-dev/tessera.
+type prover struct {
+	size       uint64
+	checkpoint []byte
+	pb         *client.ProofBuilder
+}
+
+func (s *Server) tileFetcher() client.TileFetcherFunc {
+	return func(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
+		t, err := s.store.ReadTile(ctx, level, index)
+		if err != nil {
+			return nil, err
+		}
+		return tileWidth(t, p)
+	}
+}
+
+// newProver returns a prover at the latest published checkpoint.
+func (s *Server) newProver(ctx context.Context) (*prover, error) {
+	size, cp, err := s.store.LatestCheckpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the latest checkpoint: %w", err)
+	}
+	return s.proverAt(ctx, size, cp)
+}
+
+func (s *Server) proverAt(ctx context.Context, size uint64, cp []byte) (*prover, error) {
+	pb, err := client.NewProofBuilder(ctx, size, s.tileFetcher())
+	if err != nil {
+		return nil, fmt.Errorf("couldn't build proofs at size %d: %w", size, err)
+	}
+	return &prover{size: size, checkpoint: cp, pb: pb}, nil
+}
+
+func (p *prover) proof(ctx context.Context, index uint64) (*tlogproof.Proof, error) {
+	if index >= p.size {
+		return nil, fmt.Errorf("%w: index %d is not in the published tree of size %d", storage.ErrNotFound, index, p.size)
+	}
+	h, err := p.pb.InclusionProof(ctx, index)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't build inclusion proof for %d: %w", index, err)
+	}
+	return &tlogproof.Proof{Index: index, Hashes: h, Checkpoint: p.checkpoint}, nil
+}
+
+// ProofResponse is the answer of the proof endpoints.
+type ProofResponse struct {
+	Index  uint64   `json:"index,omitempty"`
+	Old    uint64   `json:"old,omitempty"`
+	Size   uint64   `json:"size"`
+	Hashes [][]byte `json:"hashes"`
+}
+
+func queryUint(r *http.Request, name string) (uint64, error) {
+	v := r.URL.Query().Get(name)
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || strconv.FormatUint(n, 10) != v {
+		return 0, fmt.Errorf("%w: parameter %s=%q is not a decimal", errBadRequest, name, v)
+	}
+	return n, nil
+}
+
+// publishedSize parses ?size=N and checks that a checkpoint of that size
+// was published.
+func (s *Server) publishedSize(r *http.Request) (uint64, error) {
+	size, err := queryUint(r, "size")
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.store.Checkpoint(r.Context(), size); err != nil {
+		return 0, fmt.Errorf("no checkpoint of size %d was published: %w", size, err)
+	}
+	return size, nil
+}
+
+func (s *Server) serveInclusion(w http.ResponseWriter, r *http.Request) {
+	size, err := s.publishedSize(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	index, err := queryUint(r, "index")
+	if err == nil && index >= size {
+		err = fmt.Errorf("%w: index %d is not below size %d", errBadRequest, index, size)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	pr, err := s.proverAt(r.Context(), size, nil)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := pr.proof(r.Context(), index)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", cacheImmutable)
+	writeJSON(w, http.StatusOK, ProofResponse{Index: index, Size: size, Hashes: p.Hashes})
+}
+
+func (s *Server) serveConsistency(w http.ResponseWriter, r *http.Request) {
+	size, err := s.publishedSize(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	old, err := queryUint(r, "old")
+	if err == nil && old > size {
+		err = fmt.Errorf("%w: old size %d is above size %d", errBadRequest, old, size)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	pr, err := s.proverAt(r.Context(), size, nil)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, err := pr.pb.ConsistencyProof(r.Context(), old, size)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("couldn't build consistency proof: %w", err))
+		return
+	}
+	w.Header().Set("Cache-Control", cacheImmutable)
+	writeJSON(w, http.StatusOK, ProofResponse{Old: old, Size: size, Hashes: h})
+}

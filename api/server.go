@@ -1,0 +1,122 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/handlers"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/credlog/credlog/log/sequencer"
+	"github.com/credlog/credlog/log/storage"
+)
+
+// Limits on request bodies.
+const (
+	// MaxEventBody bounds POST /events: one entry.
+	MaxEventBody = 64 << 10
+	// DefaultMaxBatchBody bounds POST /events/batch.
+	DefaultMaxBatchBody = 8 << 20
+)
+
+// Config configures the HTTP handler.
+type Config struct {
+	Log     *sequencer.Log
+	Storage storage.Storage
+	Logger  *slog.Logger
+	// Registry serves /metrics; nil serves an empty registry.
+	Registry *prometheus.Registry
+	// MaxBatchBody bounds POST /events/batch (default 8 MiB).
+	MaxBatchBody int64
+	// SyncTimeout bounds how long a synchronous submission waits for its
+	// checkpoint (default 30s).
+	SyncTimeout time.Duration
+	// HealthMaxLag is how long committed entries may wait for a published
+	// checkpoint before /healthz fails (default 30s).
+	HealthMaxLag time.Duration
+}
+
+// Server serves the log over HTTP.
+type Server struct {
+	cfg    Config
+	log    *sequencer.Log
+	store  storage.Storage
+	logger *slog.Logger
+	router *mux.Router
+}
+
+// NewServer returns the log's HTTP handler.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.MaxBatchBody <= 0 {
+		cfg.MaxBatchBody = DefaultMaxBatchBody
+	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = 30 * time.Second
+	}
+	if cfg.HealthMaxLag <= 0 {
+		cfg.HealthMaxLag = 30 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter()}
+	r := s.router
+	r.HandleFunc("/checkpoint", s.serveCheckpoint).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/checkpoints/{size:[0-9]+}", s.serveCheckpointBySize).Methods(http.MethodGet, http.MethodHead)
+	tiles := handlers.CompressHandler(http.HandlerFunc(s.serveTile))
+	r.PathPrefix("/tile/").Handler(tiles).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/events", s.serveSubmitOne).Methods(http.MethodPost)
+	r.HandleFunc("/events/batch", s.serveSubmitBatch).Methods(http.MethodPost)
+	r.HandleFunc("/lookup/credential/{hash:[0-9a-f]{64}}", s.serveLookup(lookupCredential)).Methods(http.MethodGet)
+	r.HandleFunc("/lookup/subject/{hash:[0-9a-f]{64}}", s.serveLookup(lookupSubject)).Methods(http.MethodGet)
+	r.HandleFunc("/proof/inclusion", s.serveInclusion).Methods(http.MethodGet)
+	r.HandleFunc("/proof/consistency", s.serveConsistency).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", s.serveHealth).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found", http.StatusNotFound)
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	})
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// NewHTTPServer returns an http.Server for h with credlog's timeouts.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	st := s.log.Stats()
+	switch {
+	case st.Published == 0 && st.Committed == 0:
+		// An empty log has nothing to publish.
+	case st.Published < st.Committed && time.Since(st.PublishedAt) > s.cfg.HealthMaxLag:
+		http.Error(w, "no fresh checkpoint: committed "+itoa(st.Committed)+", published "+itoa(st.Published), http.StatusServiceUnavailable)
+		return
+	}
+	if _, err := s.store.Tree(r.Context()); err != nil {
+		http.Error(w, "storage unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
