@@ -1,0 +1,61 @@
+// Command credlogd runs a credlog log: the transparency log of credential
+// issuance and status events.
+//
+// With no flags it runs a local log on ./credlog-data, listening on
+// 127.0.0.1:8080, with a log key generated on first run. See docs/API.md
+// and docs/OPERATIONS.md.
+//
+// Usage:
+//
+//	credlogd [-config file.json] [-data dir] [-listen addr] [-origin name] [-log-level level]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/credlog/credlog/cmd/internal/logd"
+)
+
+func main() {
+	configPath := flag.String("config", "", "JSON configuration file (unknown keys are errors)")
+	dataDir := flag.String("data", "", "data directory (default credlog-data)")
+	listen := flag.String("listen", "", "HTTP listen address (default 127.0.0.1:8080)")
+	origin := flag.String("origin", "", "log origin, also the log key's name (default localhost/credlog)")
+	logLevel := flag.String("log-level", "", "debug, info, warn or error (default info)")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "credlogd: unexpected arguments:", flag.Args())
+		os.Exit(2)
+	}
+	cfg := &logd.Config{}
+	if *configPath != "" {
+		var err error
+		if cfg, err = logd.LoadConfig(*configPath); err != nil {
+			fmt.Fprintf(os.Stderr, "credlogd: %s: %v\n", *configPath, err)
+			os.Exit(2)
+		}
+	}
+	for p, v := range map[*string]string{&cfg.DataDir: *dataDir, &cfg.Listen: *listen, &cfg.Origin: *origin, &cfg.LogLevel: *logLevel} {
+		if v != "" {
+			*p = v
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); cfg.LogLevel != "" && err != nil {
+		fmt.Fprintln(os.Stderr, "credlogd: bad log level:", err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := logd.Run(ctx, cfg, logger, nil); err != nil {
+		logger.Error("credlogd failed", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,144 @@
+// Package logd wires credlogd: configuration, keys, storage, the
+// sequencer and the HTTP server.
+package logd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/credlog/credlog/log/entry"
+)
+
+// Config is credlogd's configuration. The JSON file form is decoded
+// strictly: an unknown key is an error. Every field has a default that
+// makes `credlogd` with no configuration run a local log.
+type Config struct {
+	// Origin is the log's name: the first line of its checkpoints and the
+	// name of its key. Default "localhost/credlog".
+	Origin string `json:"origin"`
+	// DataDir holds the database and the log key. Created 0700 if absent.
+	// Default "credlog-data".
+	DataDir string `json:"data_dir"`
+	// KeyFile is the log's signed-note private key, generated (0600) on
+	// first run. Default "<data_dir>/log.key".
+	KeyFile string `json:"key_file"`
+	// Listen is the HTTP address. Default "127.0.0.1:8080".
+	Listen string `json:"listen"`
+	// DebugListen, if set, serves net/http/pprof; it must be a loopback
+	// address. Default "" (off).
+	DebugListen string `json:"debug_listen"`
+	// Issuers are registered in the log, by issuer-key events signed with
+	// the log's key, the first time the log starts with them.
+	Issuers []IssuerConfig `json:"issuers"`
+	// BatchMaxEntries bounds a batch. Default 4096.
+	BatchMaxEntries int `json:"batch_max_entries"`
+	// BatchMaxAge bounds how long a batch waits to fill. Default "50ms".
+	BatchMaxAge Duration `json:"batch_max_age"`
+	// QueueSize bounds the events waiting for the sequencer; beyond it
+	// submissions get 503. Default 65536.
+	QueueSize int `json:"queue_size"`
+	// MaxBatchBody bounds POST /events/batch bodies, in bytes. Default 8 MiB.
+	MaxBatchBody int64 `json:"max_batch_body"`
+	// HealthMaxLag: /healthz fails when committed entries wait longer
+	// than this for a published checkpoint. Default "30s".
+	HealthMaxLag Duration `json:"health_max_lag"`
+	// LogLevel is debug, info, warn or error. Default "info".
+	LogLevel string `json:"log_level"`
+}
+
+// IssuerConfig names an issuer and its first keys.
+type IssuerConfig struct {
+	// Name is the issuer's name, the name of its signing key.
+	Name string `json:"name"`
+	// Key is the issuer's signed-note verifier key ("<name>+<id>+<base64>").
+	Key string `json:"key"`
+	// VRFKey is the issuer's VRF public key ("VRF+<name>+<base64>").
+	VRFKey string `json:"vrf_key"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("50ms").
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"50ms\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %q", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// LoadConfig reads a JSON configuration file strictly.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read config: %w", err)
+	}
+	return ParseConfig(data)
+}
+
+// ParseConfig decodes a JSON configuration strictly: unknown keys and
+// trailing data are errors.
+func ParseConfig(data []byte) (*Config, error) {
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("couldn't parse config: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("couldn't parse config: trailing data after the object")
+	}
+	return &c, nil
+}
+
+// SetDefaults fills in defaults and checks the configuration.
+func (c *Config) SetDefaults() error {
+	if c.Origin == "" {
+		c.Origin = "localhost/credlog"
+	}
+	if err := entry.CheckName(c.Origin); err != nil {
+		return fmt.Errorf("origin %q is not a valid key name: %w", c.Origin, err)
+	}
+	if c.DataDir == "" {
+		c.DataDir = "credlog-data"
+	}
+	if c.KeyFile == "" {
+		c.KeyFile = c.DataDir + "/log.key"
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.BatchMaxEntries < 0 || c.QueueSize < 0 || c.MaxBatchBody < 0 {
+		return errors.New("batch_max_entries, queue_size and max_batch_body must not be negative")
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	seen := map[string]bool{}
+	for _, i := range c.Issuers {
+		if seen[i.Name] {
+			return fmt.Errorf("issuer %q is configured twice", i.Name)
+		}
+		seen[i.Name] = true
+		if i.Name == c.Origin {
+			return fmt.Errorf("issuer %q has the log's own name", i.Name)
+		}
+	}
+	return nil
+}
