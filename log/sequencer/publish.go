@@ -29,6 +29,10 @@ func (l *Log) publishLoop(ctx context.Context) {
 // publishOnce signs a checkpoint of the committed tree, if it is ahead of
 // the published one, and publishes it.
 func (l *Log) publishOnce(ctx context.Context) {
+	// The publisher loop and Run's last publication must not both sign
+	// and store the same size.
+	l.pubMu.Lock()
+	defer l.pubMu.Unlock()
 	st := l.Stats()
 	if st.Committed <= st.Published {
 		return

@@ -92,6 +92,8 @@ type Log struct {
 	keysMu sync.RWMutex
 	keys   map[string]issuerKey // issuer → current key, as committed
 
+	pubMu sync.Mutex // held while a checkpoint is signed and published
+
 	mu        sync.Mutex
 	committed uint64        // durable tree size
 	published uint64        // size of the latest published checkpoint

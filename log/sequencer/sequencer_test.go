@@ -28,7 +28,7 @@ const (
 )
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	logKey *keys.Signer
 	issKey ed25519.PrivateKey
@@ -37,7 +37,7 @@ type env struct {
 	done   chan error
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	skey, _, err := keys.Generate(origin, rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 func (s *Storage) Tree(ctx context.Context) (*storage.TreeState, error) {
 	var t storage.TreeState
 	var root, edge []byte
-	if err := s.r.QueryRowContext(ctx, "SELECT size, root, edge FROM tree WHERE id = 0").Scan(&t.Size, &root, &edge); err != nil {
+	if err := s.row(ctx, "SELECT size, root, edge FROM tree WHERE id = 0").Scan(&t.Size, &root, &edge); err != nil {
 		return nil, fmt.Errorf("couldn't read tree state: %w", err)
 	}
 	if len(root) != 32 || len(edge)%32 != 0 {
@@ -55,7 +55,7 @@ func (s *Storage) PutCheckpoint(ctx context.Context, size uint64, signed []byte)
 func (s *Storage) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 	var size uint64
 	var note []byte
-	err := s.r.QueryRowContext(ctx, "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").Scan(&size, &note)
+	err := s.row(ctx, "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").Scan(&size, &note)
 	if err != nil {
 		return 0, nil, notFound(err, "latest checkpoint")
 	}
@@ -80,7 +80,7 @@ func (s *Storage) ReadBundle(ctx context.Context, index uint64) ([]byte, error) 
 // LookupLeaf implements storage.Storage.
 func (s *Storage) LookupLeaf(ctx context.Context, leafHash [32]byte) (uint64, error) {
 	var idx uint64
-	if err := s.r.QueryRowContext(ctx, "SELECT idx FROM leaves WHERE hash = ?", leafHash[:]).Scan(&idx); err != nil {
+	if err := s.row(ctx, "SELECT idx FROM leaves WHERE hash = ?", leafHash[:]).Scan(&idx); err != nil {
 		return 0, notFound(err, "leaf")
 	}
 	return idx, nil
@@ -100,7 +100,7 @@ func (s *Storage) BySubject(ctx context.Context, label entry.Hash) ([]uint64, er
 func (s *Storage) Issuer(name string) (*state.Issuer, error) {
 	var i state.Issuer
 	var pub, vrf []byte
-	err := s.r.QueryRow("SELECT name, key_id, public_key, vrf_key FROM issuers WHERE name = ?", name).Scan(&i.Name, &i.KeyID, &pub, &vrf)
+	err := s.row(context.Background(), "SELECT name, key_id, public_key, vrf_key FROM issuers WHERE name = ?", name).Scan(&i.Name, &i.KeyID, &pub, &vrf)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -116,7 +116,7 @@ func (s *Storage) Issuer(name string) (*state.Issuer, error) {
 func (s *Storage) Credential(issuer string, id entry.Hash) (*state.Credential, error) {
 	c := state.Credential{Issuer: issuer, ID: id}
 	var subject []byte
-	err := s.r.QueryRow(`SELECT subject, version, not_after, status, reason, issue_index, last_index
+	err := s.row(context.Background(), `SELECT subject, version, not_after, status, reason, issue_index, last_index
 		FROM credentials WHERE issuer = ? AND id = ?`, issuer, id[:]).Scan(
 		&subject, &c.Version, &c.NotAfter, &c.Status, &c.Reason, &c.IssueIndex, &c.LastIndex)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -133,7 +133,7 @@ func (s *Storage) Credential(issuer string, id entry.Hash) (*state.Credential, e
 func (s *Storage) Subject(issuer string, label entry.Hash) (*state.Subject, error) {
 	su := state.Subject{Issuer: issuer, Label: label}
 	var live, digest []byte
-	err := s.r.QueryRow(`SELECT version, live, events, digest FROM subjects WHERE issuer = ? AND label = ?`,
+	err := s.row(context.Background(), `SELECT version, live, events, digest FROM subjects WHERE issuer = ? AND label = ?`,
 		issuer, label[:]).Scan(&su.Version, &live, &su.Events, &digest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -148,7 +148,7 @@ func (s *Storage) Subject(issuer string, label entry.Hash) (*state.Subject, erro
 
 func (s *Storage) blob(ctx context.Context, what, query string, args ...any) ([]byte, error) {
 	var b []byte
-	if err := s.r.QueryRowContext(ctx, query, args...).Scan(&b); err != nil {
+	if err := s.row(ctx, query, args...).Scan(&b); err != nil {
 		return nil, notFound(err, what)
 	}
 	return b, nil

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -23,6 +24,35 @@ var _ storage.Storage = (*Storage)(nil)
 type Storage struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // readers
+
+	stmts sync.Map // query text → *sql.Stmt prepared on r
+}
+
+// row runs a read query through a statement prepared once and cached:
+// the sequencer reads state for every event, and preparing a statement
+// costs more than running it.
+func (s *Storage) row(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		// QueryRowContext reports the preparation error through Scan.
+		return s.r.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (s *Storage) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 const schema = `
@@ -91,5 +121,6 @@ func Open(ctx context.Context, path string) (*Storage, error) {
 
 // Close closes the database.
 func (s *Storage) Close() error {
+	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	return errors.Join(s.r.Close(), s.w.Close())
 }

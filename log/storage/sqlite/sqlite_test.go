@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/credlog/credlog/log/storage"
@@ -19,4 +20,17 @@ func TestConformance(t *testing.T) {
 		}
 		return s
 	})
+}
+
+func BenchmarkCommit(b *testing.B) {
+	for _, n := range []int{256, 4096} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storagetest.BenchmarkCommit(b, s, n)
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -46,7 +47,12 @@ func Run(t *testing.T, open Opener) {
 func hashOf(s string) entry.Hash { return sha256.Sum256([]byte(s)) }
 
 // batch builds a batch of n synthetic entries on b.
-func batch(t *testing.T, b *tiles.Builder, n int) (*storage.Batch, [][]byte) {
+func batch(t testing.TB, b *tiles.Builder, n int) (*storage.Batch, [][]byte) {
+	return paddedBatch(t, b, n, 0)
+}
+
+// paddedBatch is batch with pad zero bytes appended to every entry.
+func paddedBatch(t testing.TB, b *tiles.Builder, n, pad int) (*storage.Batch, [][]byte) {
 	t.Helper()
 	start := b.Size()
 	var data [][]byte
@@ -54,6 +60,9 @@ func batch(t *testing.T, b *tiles.Builder, n int) (*storage.Batch, [][]byte) {
 	for i := 0; i < n; i++ {
 		idx := start + uint64(i)
 		e := []byte(fmt.Sprintf("entry-%d", idx))
+		if pad > 0 {
+			e = append(e, make([]byte, pad)...)
+		}
 		data = append(data, e)
 		se := storage.Entry{Index: idx, LeafHash: tiles.LeafHash(e), Issuer: "iss"}
 		if idx%2 == 0 {
@@ -76,7 +85,7 @@ func batch(t *testing.T, b *tiles.Builder, n int) (*storage.Batch, [][]byte) {
 	return sb, data
 }
 
-func builder(t *testing.T, ctx context.Context, s storage.Storage) *tiles.Builder {
+func builder(t testing.TB, ctx context.Context, s storage.Storage) *tiles.Builder {
 	t.Helper()
 	ts, err := s.Tree(ctx)
 	if err != nil {
@@ -398,4 +407,34 @@ func testConcurrentReads(t *testing.T, open Opener) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// BenchmarkCommit measures Commit of batches of batchSize entries of about
+// 280 bytes (the size of an issue event), with their tiles, bundles and
+// index rows, on s (a fresh database). One op is one entry; it also
+// reports entries/s.
+func BenchmarkCommit(b *testing.B, s storage.Storage, batchSize int) {
+	ctx := context.Background()
+	bld := builder(b, ctx, s)
+	batches := (b.N + batchSize - 1) / batchSize
+	b.SetBytes(280) // one op is one entry
+	b.ResetTimer()
+	for range batches {
+		b.StopTimer()
+		sb, _ := paddedBatch(b, bld, batchSize, 270)
+		// Every event of a real batch also writes a credential and a
+		// subject state row.
+		sb.State = &state.Changes{}
+		for _, e := range sb.Entries {
+			id := sha256.Sum256(binary.BigEndian.AppendUint64(nil, e.Index))
+			sb.State.Credentials = append(sb.State.Credentials, &state.Credential{Issuer: "iss", ID: id, Subject: id,
+				Version: 1, NotAfter: 1 << 40, Status: state.StatusActive, IssueIndex: e.Index, LastIndex: e.Index})
+			sb.State.Subjects = append(sb.State.Subjects, &state.Subject{Issuer: "iss", Label: id, Version: 1, Live: id, Events: 1, Digest: id})
+		}
+		b.StartTimer()
+		if err := s.Commit(ctx, sb); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(batches*batchSize)/b.Elapsed().Seconds(), "entries/s")
 }
