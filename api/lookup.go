@@ -29,6 +29,9 @@ type LookupResponse struct {
 	Events []LookupEvent `json:"events"`
 	// Size is the size of the checkpoint the proofs are against.
 	Size uint64 `json:"size"`
+	// Truncated is set when more than MaxLookupEvents events match: the
+	// answer holds the first MaxLookupEvents of them.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 type lookupKind int
@@ -53,7 +56,8 @@ func (s *Server) serveLookup(kind lookupKind) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		if len(idx) > MaxLookupEvents {
+		truncated := len(idx) > MaxLookupEvents
+		if truncated {
 			idx = idx[:MaxLookupEvents]
 		}
 		resp, err := s.lookup(r.Context(), idx)
@@ -61,6 +65,7 @@ func (s *Server) serveLookup(kind lookupKind) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		resp.Truncated = truncated
 		writeJSON(w, http.StatusOK, resp)
 	}
 }
