@@ -451,6 +451,16 @@ func TestReadPath(t *testing.T) {
 	if resp := get("/checkpoint", false); resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("checkpoint: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
 	}
+	get("/checkpoint", false)
+	resp, err := http.Get(tl.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(metrics, []byte(`credlog_http_requests_total{code="200",route="/checkpoint"}`)) {
+		t.Errorf("metrics lack the request count of /checkpoint:\n%s", metrics)
+	}
 	if resp := get("/healthz", false); resp.StatusCode != 200 {
 		t.Errorf("healthz: %d", resp.StatusCode)
 	}
