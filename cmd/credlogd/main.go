@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	credlogd [-config file.json] [-data dir] [-listen addr] [-origin name] [-log-level level]
+//	credlogd [-config file.json] [-data dir] [-listen addr] [-origin name] [-issuer prefix]... [-log-level level]
 package main
 
 import (
@@ -28,6 +28,15 @@ func main() {
 	listen := flag.String("listen", "", "HTTP listen address (default 127.0.0.1:8080)")
 	origin := flag.String("origin", "", "log origin, also the log key's name (default localhost/credlog)")
 	logLevel := flag.String("log-level", "", "debug, info, warn or error (default info)")
+	var issuers []logd.IssuerConfig
+	flag.Func("issuer", "register the issuer whose public keys are `PREFIX`.vkey and PREFIX.vrf.pub, as written by\n'credlog issuer keygen' (repeatable; adds to the config file's issuers)", func(prefix string) error {
+		ic, err := logd.ReadIssuerFiles(prefix)
+		if err != nil {
+			return err
+		}
+		issuers = append(issuers, ic)
+		return nil
+	})
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "credlogd: unexpected arguments:", flag.Args())
@@ -46,6 +55,7 @@ func main() {
 			*p = v
 		}
 	}
+	cfg.Issuers = append(cfg.Issuers, issuers...)
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); cfg.LogLevel != "" && err != nil {
 		fmt.Fprintln(os.Stderr, "credlogd: bad log level:", err)

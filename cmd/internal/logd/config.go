@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/credlog/credlog/log/entry"
@@ -141,4 +142,20 @@ func (c *Config) SetDefaults() error {
 		}
 	}
 	return nil
+}
+
+// ReadIssuerFiles reads an issuer's public keys from PREFIX.vkey (its
+// signed-note verifier key) and PREFIX.vrf.pub (its VRF public key), the
+// files 'credlog issuer keygen' writes. The issuer's name is the keys'.
+func ReadIssuerFiles(prefix string) (IssuerConfig, error) {
+	vkey, err := os.ReadFile(prefix + ".vkey")
+	if err != nil {
+		return IssuerConfig{}, fmt.Errorf("couldn't read issuer key: %w", err)
+	}
+	vrf, err := os.ReadFile(prefix + ".vrf.pub")
+	if err != nil {
+		return IssuerConfig{}, fmt.Errorf("couldn't read issuer VRF key: %w", err)
+	}
+	name, _, _ := strings.Cut(strings.TrimSpace(string(vkey)), "+")
+	return IssuerConfig{Name: name, Key: strings.TrimSpace(string(vkey)), VRFKey: strings.TrimSpace(string(vrf))}, nil
 }

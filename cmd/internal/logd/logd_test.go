@@ -247,3 +247,21 @@ func TestKeyRefused(t *testing.T) {
 		t.Errorf("key with mode 0644: %v", err)
 	}
 }
+
+func TestReadIssuerFiles(t *testing.T) {
+	iss := newIssuer(t, "id.example.gov")
+	prefix := filepath.Join(t.TempDir(), "id.example.gov")
+	if err := keys.WritePublicFile(prefix+".vkey", iss.cfg.Key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadIssuerFiles(prefix); err == nil {
+		t.Fatal("read an issuer without its .vrf.pub file")
+	}
+	if err := keys.WritePublicFile(prefix+".vrf.pub", iss.cfg.VRFKey); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadIssuerFiles(prefix)
+	if err != nil || got != iss.cfg {
+		t.Fatalf("ReadIssuerFiles = %+v, %v; want %+v", got, err, iss.cfg)
+	}
+}
