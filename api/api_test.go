@@ -201,11 +201,14 @@ func TestBatchRejectsOnlyTheBadEvent(t *testing.T) {
 
 func TestOverloadAnswers503(t *testing.T) {
 	tl := newTestLog(t, false, func(c *sequencer.Config) { c.QueueSize = 1 })
-	// The first event fills the queue; nothing drains it, so its request
-	// waits until the test cancels it.
-	sctx, cancel := context.WithCancel(ctx)
-	t.Cleanup(cancel)
-	go tl.c.Submit(sctx, tl.registration(), false)
+	// One queued event fills the queue; nothing drains it.
+	ev, err := sequencer.Parse(tl.registration())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tl.l.Add(ev); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; ; i++ {
 		resp, err := http.Post(tl.srv.URL+"/events", "application/octet-stream", bytes.NewReader(tl.issue(i, i, 1, -1)))
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/credlog/credlog/log/keys"
 	"github.com/credlog/credlog/log/sequencer"
 	"github.com/credlog/credlog/log/storage/sqlite"
+	"github.com/credlog/credlog/log/vrf"
 )
 
 const (
@@ -103,7 +104,7 @@ func (tl *testLog) sign(ev *entry.Event, key ed25519.PrivateKey, name string) []
 }
 
 func (tl *testLog) registration() []byte {
-	ev := &entry.Event{Type: entry.TypeIssuerKey, Issuer: issuer, Time: t0, VRFKey: [32]byte{7}}
+	ev := &entry.Event{Type: entry.TypeIssuerKey, Issuer: issuer, Time: t0, VRFKey: testVRFKey}
 	copy(ev.PublicKey[:], tl.issKey.Public().(ed25519.PublicKey))
 	return tl.sign(ev, tl.logKey.PrivateKey(), origin)
 }
@@ -132,3 +133,12 @@ func (tl *testLog) status(typ entry.Type, s, c int) []byte {
 func ed25519GenerateKey() (ed25519.PublicKey, ed25519.PrivateKey, error) {
 	return ed25519.GenerateKey(rand.Reader)
 }
+
+// testVRFKey is a valid VRF public key for issuer registrations.
+var testVRFKey = func() [32]byte {
+	k, err := vrf.GenerateKey(nil)
+	if err != nil {
+		panic(err)
+	}
+	return [32]byte(k.PublicKey())
+}()

@@ -31,7 +31,9 @@ func (e *Event) marshalSigned() ([]byte, error) {
 	if err := e.Check(); err != nil {
 		return nil, err
 	}
-	b := cryptobyte.NewFixedBuilder(make([]byte, 0, 256))
+	// The largest event (an issue with a 128-byte issuer name and a
+	// superseded credential) is 356 bytes with its signature.
+	b := cryptobyte.NewBuilder(make([]byte, 0, 384))
 	b.AddUint8(Version)
 	b.AddUint8(uint8(e.Type))
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(e.Issuer)) })

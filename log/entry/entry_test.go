@@ -238,3 +238,26 @@ func TestTypeAndReasonNames(t *testing.T) {
 		t.Error("ParseReason accepted whim")
 	}
 }
+
+// TestLongestNames encodes, signs and parses every event type with an
+// issuer name of the maximum length.
+func TestLongestNames(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	for name, ev := range samples() {
+		ev.Issuer = strings.Repeat("n", entry.MaxNameLen)
+		if err := ev.Sign(key); err != nil {
+			t.Fatalf("%s: Sign: %v", name, err)
+		}
+		b := mustMarshal(t, ev)
+		got, err := entry.Parse(b)
+		if err != nil {
+			t.Fatalf("%s: Parse: %v", name, err)
+		}
+		if err := got.VerifySignature(key.Public().(ed25519.PublicKey)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(b) > 356 {
+			t.Errorf("%s: %d bytes", name, len(b))
+		}
+	}
+}

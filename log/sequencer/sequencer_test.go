@@ -20,6 +20,7 @@ import (
 	"github.com/credlog/credlog/log/sequencer"
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/storage/sqlite"
+	"github.com/credlog/credlog/log/vrf"
 )
 
 const (
@@ -92,7 +93,7 @@ func (e *env) sign(ev *entry.Event, key ed25519.PrivateKey, name string) []byte 
 }
 
 func (e *env) registration() []byte {
-	ev := &entry.Event{Type: entry.TypeIssuerKey, Issuer: issuer, Time: 1763856000, VRFKey: [32]byte{9}}
+	ev := &entry.Event{Type: entry.TypeIssuerKey, Issuer: issuer, Time: 1763856000, VRFKey: testVRFKey}
 	copy(ev.PublicKey[:], e.issKey.Public().(ed25519.PublicKey))
 	return e.sign(ev, e.logKey.PrivateKey(), origin)
 }
@@ -237,3 +238,12 @@ func TestOverload(t *testing.T) {
 		t.Fatal("a full queue accepted a third event")
 	}
 }
+
+// testVRFKey is a valid VRF public key for issuer registrations.
+var testVRFKey = func() [32]byte {
+	k, err := vrf.GenerateKey(nil)
+	if err != nil {
+		panic(err)
+	}
+	return [32]byte(k.PublicKey())
+}()

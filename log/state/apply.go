@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/vrf"
 )
 
 // Apply checks that ev, appended at log index index, obeys the rules given
@@ -82,6 +83,14 @@ func (r *Rules) applyIssuerKey(st Reader, ev *entry.Event) (*Change, error) {
 	}
 	next := &Issuer{Name: ev.Issuer, PublicKey: ev.PublicKey, VRFKey: ev.VRFKey}
 	next.KeyID = keyID(ev.Issuer, ev.PublicKey[:])
+	if iss == nil {
+		// The VRF key is fixed for good at registration: a key no proof
+		// can verify under would make every label of the issuer
+		// unverifiable.
+		if err := vrf.CheckPublicKey(ev.VRFKey[:]); err != nil {
+			return nil, conflict(RuleVRFKeyInvalid, "issuer %q: %v", ev.Issuer, err)
+		}
+	}
 	if iss != nil {
 		if iss.VRFKey != ev.VRFKey {
 			return nil, conflict(RuleVRFKeyFixed, "issuer %q cannot change its VRF key", ev.Issuer)

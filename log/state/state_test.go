@@ -9,6 +9,7 @@ import (
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/keys"
 	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/vrf"
 )
 
 const (
@@ -33,7 +34,8 @@ func newFixture(t *testing.T) *fixture {
 	lpub, lpriv, _ := ed25519.GenerateKey(nil)
 	_, ipriv, _ := ed25519.GenerateKey(nil)
 	f := &fixture{t: t, rules: state.NewRules(origin, lpub), st: state.NewOverlay(nil), logKey: lpriv, issKey: ipriv}
-	f.vrfKey[0] = 0x42
+	vk, _ := vrf.GenerateKey(nil)
+	f.vrfKey = [32]byte(vk.PublicKey())
 	f.mustApply(f.register(ipriv, lpriv))
 	return f
 }
@@ -343,4 +345,14 @@ func TestOverlayFallsThrough(t *testing.T) {
 	if n := len(top.Changed().Credentials); n != 1 {
 		t.Fatalf("top changed %d credentials", n)
 	}
+}
+
+func TestRuleVRFKeyInvalid(t *testing.T) {
+	f := newFixture(t)
+	_, k, _ := ed25519.GenerateKey(nil)
+	ev := f.register(k, f.logKey)
+	ev.Issuer = "other.example"
+	ev.VRFKey = [32]byte{1} // the identity point: small order
+	f.sign(ev, f.logKey, origin)
+	f.mustViolate(ev, state.RuleVRFKeyInvalid, state.ErrConflict)
 }

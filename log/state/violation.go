@@ -24,6 +24,7 @@ const (
 	RuleSuspendFromActive  Rule = "suspend-only-from-active"
 	RuleResumeFromSuspend  Rule = "resume-only-from-suspended"
 	RuleVRFKeyFixed        Rule = "vrf-key-fixed"
+	RuleVRFKeyInvalid      Rule = "vrf-key-invalid"
 	RuleKeyUnchanged       Rule = "rotation-to-same-key"
 	RuleMapRootSigner      Rule = "map-root-signed-by-log"
 	RuleMapRootSize        Rule = "map-root-covers-prefix"
