@@ -138,7 +138,7 @@ func TestSubmissionErrors(t *testing.T) {
 		{"garbage", []byte("not an event"), http.StatusBadRequest, ""},
 		{"empty", []byte{}, http.StatusBadRequest, ""},
 		{"trailing byte", append(tl.issue(2, 20, 1, -1), 0), http.StatusBadRequest, ""},
-		{"bad signature", badSig, http.StatusForbidden, ""},
+		{"bad signature", badSig, http.StatusForbidden, state.RuleBadSignature},
 		{"unknown key", stranger.issue(2, 20, 1, -1), http.StatusForbidden, state.RuleWrongKey},
 		{"unknown issuer", unknownIssuer, http.StatusForbidden, state.RuleUnknownIssuer},
 		{"issue not new", tl.issue(2, 10, 1, -1), http.StatusConflict, state.RuleIssueNotNew},

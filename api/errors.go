@@ -52,25 +52,32 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-func errorBody(err error) ErrorBody {
+// errorBody is the answer for err, answered with code: internal errors
+// are logged and not described to the client.
+func (s *Server) errorBody(r *http.Request, code int, err error) ErrorBody {
+	if code == http.StatusInternalServerError {
+		s.logger.Error("internal error", "path", r.URL.Path, "err", err)
+		return ErrorBody{Error: "internal error"}
+	}
 	b := ErrorBody{Error: err.Error()}
 	var v *state.Violation
-	if errors.As(err, &v) {
+	switch {
+	case errors.As(err, &v):
 		b.Rule = string(v.Rule)
+	case errors.Is(err, entry.ErrBadSignature):
+		// Found by the parallel verifier rather than by the rules: the
+		// same rule either way.
+		b.Rule = string(state.RuleBadSignature)
 	}
 	return b
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := statusOf(err)
-	if code == http.StatusInternalServerError {
-		s.logger.Error("internal error", "path", r.URL.Path, "err", err)
-		err = errors.New("internal error")
-	}
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", RetryAfter)
 	}
-	writeJSON(w, code, errorBody(err))
+	writeJSON(w, code, s.errorBody(r, code, err))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -67,9 +67,18 @@ func (s *Server) serveSubmitBatch(w http.ResponseWriter, r *http.Request) {
 	out := BatchResult{Results: make([]SubmitResult, len(results))}
 	for i, res := range results {
 		out.Results[i] = res.SubmitResult
-		if res.err != nil {
-			b := errorBody(res.err)
-			out.Results[i] = SubmitResult{Status: statusOf(res.err), Error: b.Error, Rule: b.Rule}
+		if res.err == nil {
+			continue
+		}
+		code := statusOf(res.err)
+		b := s.errorBody(r, code, res.err)
+		out.Results[i] = SubmitResult{Status: code, Error: b.Error, Rule: b.Rule}
+		switch code {
+		case http.StatusAccepted:
+			// Durable: the index stands, only the proof is missing.
+			out.Results[i].Index = res.Index
+		case http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", RetryAfter)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -47,6 +47,17 @@ func (l *Log) sequenceLoop(ctx context.Context) error {
 // error only when the log must stop.
 func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	start := time.Now()
+	// An event already logged is a resubmission, whatever the rules
+	// would say of it now (an old suspend replayed after a resume passes
+	// them): it gets its original index. One query for the whole batch.
+	hashes := make([][32]byte, len(batch))
+	for i, p := range batch {
+		hashes[i] = p.Leaf
+	}
+	logged, err := l.store.LookupLeaves(ctx, hashes)
+	if err != nil {
+		return l.failBatch(batch, err)
+	}
 	overlay := state.NewOverlay(l.store)
 	inBatch := make(map[[32]byte]uint64)
 	next := l.builder.Size()
@@ -54,6 +65,11 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	var data [][]byte
 	var entries []storage.Entry
 	for _, p := range batch {
+		if idx, ok := logged[p.Leaf]; ok {
+			l.m.submissions.WithLabelValues("duplicate").Inc()
+			p.resolve(idx, true, nil)
+			continue
+		}
 		if idx, ok := inBatch[p.Leaf]; ok {
 			// Resolved after the commit, as a duplicate of idx.
 			p.f.res.Index, p.f.res.Duplicate = idx, true
@@ -62,7 +78,7 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 		}
 		ch, err := l.rules.Apply(overlay, p.Ev, next, p.verified)
 		if err != nil {
-			l.reject(ctx, p, err)
+			l.reject(p, err)
 			continue
 		}
 		overlay.Put(ch)
@@ -138,16 +154,10 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	return nil
 }
 
-// reject resolves a pending event that broke a rule, unless it is an exact
-// resubmission of a logged event, which gets its original index.
-func (l *Log) reject(ctx context.Context, p *pending, err error) {
+// reject resolves a pending event that the rules refused.
+func (l *Log) reject(p *pending, err error) {
 	var v *state.Violation
 	if errors.As(err, &v) {
-		if idx, lerr := l.store.LookupLeaf(ctx, p.Leaf); lerr == nil {
-			l.m.submissions.WithLabelValues("duplicate").Inc()
-			p.resolve(idx, true, nil)
-			return
-		}
 		l.m.submissions.WithLabelValues(string(v.Rule)).Inc()
 	}
 	p.resolve(0, false, err)

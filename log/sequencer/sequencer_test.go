@@ -247,3 +247,44 @@ var testVRFKey = func() [32]byte {
 	}
 	return [32]byte(k.PublicKey())
 }()
+
+func (e *env) status(typ entry.Type, n int) []byte {
+	ev := &entry.Event{Type: typ, Issuer: issuer, Time: 1763856060,
+		Subject: sha256.Sum256(fmt.Appendf(nil, "s%d", n)), Credential: sha256.Sum256(fmt.Appendf(nil, "c%d", n))}
+	if typ == entry.TypeSuspend {
+		ev.Reason = entry.ReasonOther
+	}
+	return e.sign(ev, e.issKey, issuer)
+}
+
+// TestReplayAfterResume replays a suspend after the credential was
+// resumed: the rules alone would accept it again, but it is the same
+// event, so it gets its original index, and an honest event queued with
+// it is logged.
+func TestReplayAfterResume(t *testing.T) {
+	e := newEnv(t)
+	for _, raw := range [][]byte{e.registration(), e.issue(1), e.status(entry.TypeSuspend, 1), e.status(entry.TypeResume, 1)} {
+		if r := e.submit(raw); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	replay, err := sequencer.Parse(e.status(entry.TypeSuspend, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	honest, err := sequencer.Parse(e.issue(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f1, err1 := e.l.Add(replay)
+	f2, err2 := e.l.Add(honest)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if r := f1.Wait(context.Background()); r.Err != nil || !r.Duplicate || r.Index != 2 {
+		t.Errorf("replayed suspend: %+v, want duplicate of index 2", r)
+	}
+	if r := f2.Wait(context.Background()); r.Err != nil || r.Duplicate || r.Index != 4 {
+		t.Errorf("honest issue: %+v, want index 4", r)
+	}
+}

@@ -109,6 +109,9 @@ type Storage interface {
 	// LookupLeaf returns the index of the entry with this leaf hash, or
 	// ErrNotFound.
 	LookupLeaf(ctx context.Context, leafHash [32]byte) (uint64, error)
+	// LookupLeaves returns the indices of the entries whose leaf hashes
+	// are among hashes; hashes not logged are absent from the map.
+	LookupLeaves(ctx context.Context, hashes [][32]byte) (map[[32]byte]uint64, error)
 	// ByCredential returns the indices of the entries naming a credential
 	// ID, in ascending order.
 	ByCredential(ctx context.Context, id entry.Hash) ([]uint64, error)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/state"
@@ -84,6 +85,52 @@ func (s *Storage) LookupLeaf(ctx context.Context, leafHash [32]byte) (uint64, er
 		return 0, notFound(err, "leaf")
 	}
 	return idx, nil
+}
+
+// leafChunk is how many hashes one LookupLeaves query asks for, below
+// SQLite's limit on parameters.
+const leafChunk = 256
+
+// LookupLeaves implements storage.Storage.
+func (s *Storage) LookupLeaves(ctx context.Context, hashes [][32]byte) (map[[32]byte]uint64, error) {
+	out := make(map[[32]byte]uint64)
+	for len(hashes) > 0 {
+		n := min(len(hashes), leafChunk)
+		args := make([]any, n)
+		for i := range n {
+			args[i] = hashes[i][:]
+		}
+		query := "SELECT hash, idx FROM leaves WHERE hash IN (?" + strings.Repeat(",?", n-1) + ")"
+		var rows *sql.Rows
+		var err error
+		if n == leafChunk {
+			var st *sql.Stmt
+			if st, err = s.stmt(ctx, query); err == nil {
+				rows, err = st.QueryContext(ctx, args...)
+			}
+		} else {
+			rows, err = s.r.QueryContext(ctx, query, args...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("couldn't look up leaves: %w", err)
+		}
+		for rows.Next() {
+			var h []byte
+			var idx uint64
+			if err := rows.Scan(&h, &idx); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("couldn't read leaf: %w", err)
+			}
+			out[[32]byte(h)] = idx
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("couldn't look up leaves: %w", err)
+		}
+		hashes = hashes[n:]
+	}
+	return out, nil
 }
 
 // ByCredential implements storage.Storage.

@@ -178,6 +178,19 @@ func checkContent(t *testing.T, ctx context.Context, s storage.Storage, all [][]
 			t.Fatalf("tile hash of entry %d differs", i)
 		}
 	}
+	hashes := [][32]byte{hashOf("never logged")}
+	for _, e := range all {
+		hashes = append(hashes, tiles.LeafHash(e))
+	}
+	known, err := s.LookupLeaves(ctx, hashes)
+	if err != nil || len(known) != len(all) {
+		t.Fatalf("LookupLeaves found %d of %d entries: %v", len(known), len(all), err)
+	}
+	for i, e := range all {
+		if idx, ok := known[tiles.LeafHash(e)]; !ok || idx != uint64(i) {
+			t.Fatalf("LookupLeaves(entry %d) = %d, %v", i, idx, ok)
+		}
+	}
 	want := map[entry.Hash][]uint64{}
 	for i := 0; i < len(all); i += 2 {
 		c := hashOf(fmt.Sprintf("cred-%d", i/4))
