@@ -13,6 +13,8 @@ import (
 // writable by anyone but its owner.
 var ErrPermissions = errors.New("keys: private key file permissions are too loose")
 
+const maxKeyFile = 4096
+
 // ReadPrivateFile reads a private key file, refusing one whose permissions
 // allow access by group or others (anything looser than 0600).
 func ReadPrivateFile(path string) (string, error) {
@@ -25,12 +27,19 @@ func ReadPrivateFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("couldn't stat key file %s: %w", path, err)
 	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("key file %s is not a regular file", path)
+	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return "", fmt.Errorf("%w: %s has mode %04o, want 0600 (chmod 600 %s)", ErrPermissions, path, perm, path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	// A key text is well under a kilobyte; a larger file is not a key.
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	if err != nil {
 		return "", fmt.Errorf("couldn't read key file %s: %w", path, err)
+	}
+	if len(b) > maxKeyFile {
+		return "", fmt.Errorf("key file %s is over %d bytes: not a key", path, maxKeyFile)
 	}
 	return strings.TrimSpace(string(b)), nil
 }

@@ -103,6 +103,17 @@ func TestKeyFilePermissions(t *testing.T) {
 	if _, err := keys.ReadPrivateFile(path); err != nil {
 		t.Errorf("mode 0400 refused: %v", err)
 	}
+	// A directory, and a file too large to be a key, are refused.
+	sub := filepath.Join(dir, "keys.d")
+	os.Mkdir(sub, 0o700)
+	if _, err := keys.ReadPrivateFile(sub); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("directory: %v", err)
+	}
+	big := filepath.Join(dir, "big.key")
+	os.WriteFile(big, []byte(skey+strings.Repeat("\n", 5000)), 0o600)
+	if _, err := keys.ReadPrivateFile(big); err == nil || !strings.Contains(err.Error(), "not a key") {
+		t.Errorf("large file: %v", err)
+	}
 }
 
 func TestVRFKeyRoundTrip(t *testing.T) {
