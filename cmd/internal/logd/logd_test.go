@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -264,4 +266,30 @@ func TestReadIssuerFiles(t *testing.T) {
 	if err != nil || got != iss.cfg {
 		t.Fatalf("ReadIssuerFiles = %+v, %v; want %+v", got, err, iss.cfg)
 	}
+}
+
+// FuzzParseConfig checks that the config parser never panics and that a
+// config it accepts survives a JSON round trip.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"origin": "log.example/credlog", "batch_max_age": "20ms"}`))
+	f.Add([]byte(`{"issuers": [{"name": "a", "key": "k", "vrf_key": "v"}]}`))
+	f.Add([]byte(`{"orign": 1}`))
+	f.Add([]byte(`{} {}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatalf("accepted config does not encode: %v", err)
+		}
+		c2, err := ParseConfig(b)
+		if err != nil {
+			t.Fatalf("re-encoded config %s does not parse: %v", b, err)
+		}
+		if !reflect.DeepEqual(c, c2) {
+			t.Fatalf("round trip changed the config: %+v vs %+v", c, c2)
+		}
+	})
 }
