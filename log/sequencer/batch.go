@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/storage"
 )
@@ -58,7 +59,11 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	if err != nil {
 		return l.failBatch(batch, err)
 	}
-	overlay := state.NewOverlay(l.store)
+	pre, err := l.prefetch(ctx, batch)
+	if err != nil {
+		return l.failBatch(batch, err)
+	}
+	overlay := state.NewOverlay(pre)
 	inBatch := make(map[[32]byte]uint64)
 	next := l.builder.Size()
 	var accepted []*pending
@@ -180,4 +185,57 @@ func (l *Log) learnKeys(issuers []*state.Issuer) {
 	for _, i := range issuers {
 		l.keys[i.Name] = issuerKey{id: i.KeyID, pub: ed25519.PublicKey(bytes.Clone(i.PublicKey[:]))}
 	}
+}
+
+// prefetched is the state a batch names, read in a few queries before the
+// rules run; what it was not asked for is read from storage.
+type prefetched struct {
+	storage.Storage
+	creds    map[storage.RecordKey]*state.Credential
+	subjects map[storage.RecordKey]*state.Subject
+	asked    map[storage.RecordKey]bool // credential and subject keys read
+}
+
+func (l *Log) prefetch(ctx context.Context, batch []*pending) (*prefetched, error) {
+	asked := make(map[storage.RecordKey]bool)
+	var creds, subjects []storage.RecordKey
+	add := func(list *[]storage.RecordKey, k storage.RecordKey) {
+		if !asked[k] {
+			asked[k] = true
+			*list = append(*list, k)
+		}
+	}
+	var zero entry.Hash
+	for _, p := range batch {
+		ev := p.Ev
+		if ev.Credential == zero {
+			continue
+		}
+		add(&creds, storage.RecordKey{Issuer: ev.Issuer, ID: ev.Credential})
+		if ev.Supersedes != nil {
+			add(&creds, storage.RecordKey{Issuer: ev.Issuer, ID: *ev.Supersedes})
+		}
+		add(&subjects, storage.RecordKey{Issuer: ev.Issuer, ID: ev.Subject})
+	}
+	cm, sm, err := l.store.ReadState(ctx, creds, subjects)
+	if err != nil {
+		return nil, err
+	}
+	return &prefetched{Storage: l.store, creds: cm, subjects: sm, asked: asked}, nil
+}
+
+// Credential implements state.Reader.
+func (p *prefetched) Credential(issuer string, id entry.Hash) (*state.Credential, error) {
+	if k := (storage.RecordKey{Issuer: issuer, ID: id}); p.asked[k] {
+		return p.creds[k], nil
+	}
+	return p.Storage.Credential(issuer, id)
+}
+
+// Subject implements state.Reader.
+func (p *prefetched) Subject(issuer string, label entry.Hash) (*state.Subject, error) {
+	if k := (storage.RecordKey{Issuer: issuer, ID: label}); p.asked[k] {
+		return p.subjects[k], nil
+	}
+	return p.Storage.Subject(issuer, label)
 }

@@ -46,6 +46,13 @@ type Entry struct {
 	Subject    entry.Hash // zero for events without a subject
 }
 
+// RecordKey names a credential (by ID) or a subject (by label) of an
+// issuer.
+type RecordKey struct {
+	Issuer string
+	ID     entry.Hash
+}
+
 // Tile is the current content of one tlog-tiles hash tile: Width()
 // hashes. Partial tiles are overwritten as they grow; a tile's content is
 // always a prefix of its final content.
@@ -112,6 +119,11 @@ type Storage interface {
 	// LookupLeaves returns the indices of the entries whose leaf hashes
 	// are among hashes; hashes not logged are absent from the map.
 	LookupLeaves(ctx context.Context, hashes [][32]byte) (map[[32]byte]uint64, error)
+	// ReadState returns, in one round trip per few hundred keys, the
+	// stored credentials and subjects with these keys; keys not stored are
+	// absent from the maps. The sequencer reads a whole batch's state with
+	// it before applying the rules.
+	ReadState(ctx context.Context, creds, subjects []RecordKey) (map[RecordKey]*state.Credential, map[RecordKey]*state.Subject, error)
 	// ByCredential returns the indices of the entries naming a credential
 	// ID, in ascending order.
 	ByCredential(ctx context.Context, id entry.Hash) ([]uint64, error)

@@ -133,6 +133,86 @@ func (s *Storage) LookupLeaves(ctx context.Context, hashes [][32]byte) (map[[32]
 	return out, nil
 }
 
+// stateChunk is how many keys one ReadState query asks for.
+const stateChunk = 200
+
+// ReadState implements storage.Storage.
+func (s *Storage) ReadState(ctx context.Context, creds, subjects []storage.RecordKey) (map[storage.RecordKey]*state.Credential, map[storage.RecordKey]*state.Subject, error) {
+	cm := make(map[storage.RecordKey]*state.Credential)
+	err := s.readRecords(ctx, creds, `SELECT issuer, id, subject, version, not_after, status, reason, issue_index, last_index
+		FROM credentials WHERE (issuer, id) IN (VALUES `, func(rows *sql.Rows) error {
+		var c state.Credential
+		var id, subject []byte
+		if err := rows.Scan(&c.Issuer, &id, &subject, &c.Version, &c.NotAfter, &c.Status, &c.Reason, &c.IssueIndex, &c.LastIndex); err != nil {
+			return err
+		}
+		copy(c.ID[:], id)
+		copy(c.Subject[:], subject)
+		cm[storage.RecordKey{Issuer: c.Issuer, ID: c.ID}] = &c
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("couldn't read credentials: %w", err)
+	}
+	sm := make(map[storage.RecordKey]*state.Subject)
+	err = s.readRecords(ctx, subjects, `SELECT issuer, label, version, live, events, digest
+		FROM subjects WHERE (issuer, label) IN (VALUES `, func(rows *sql.Rows) error {
+		var su state.Subject
+		var label, live, digest []byte
+		if err := rows.Scan(&su.Issuer, &label, &su.Version, &live, &su.Events, &digest); err != nil {
+			return err
+		}
+		copy(su.Label[:], label)
+		copy(su.Live[:], live)
+		copy(su.Digest[:], digest)
+		sm[storage.RecordKey{Issuer: su.Issuer, ID: su.Label}] = &su
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("couldn't read subjects: %w", err)
+	}
+	return cm, sm, nil
+}
+
+// readRecords runs prefix + "(?, ?), ...)" over keys in chunks, calling
+// scan for each row.
+func (s *Storage) readRecords(ctx context.Context, keys []storage.RecordKey, prefix string, scan func(*sql.Rows) error) error {
+	for len(keys) > 0 {
+		n := min(len(keys), stateChunk)
+		args := make([]any, 0, 2*n)
+		for _, k := range keys[:n] {
+			args = append(args, k.Issuer, k.ID[:])
+		}
+		query := prefix + "(?, ?)" + strings.Repeat(", (?, ?)", n-1) + ")"
+		var rows *sql.Rows
+		var err error
+		if n == stateChunk {
+			var st *sql.Stmt
+			if st, err = s.stmt(ctx, query); err == nil {
+				rows, err = st.QueryContext(ctx, args...)
+			}
+		} else {
+			rows, err = s.r.QueryContext(ctx, query, args...)
+		}
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
 // ByCredential implements storage.Storage.
 func (s *Storage) ByCredential(ctx context.Context, id entry.Hash) ([]uint64, error) {
 	return s.indices(ctx, "SELECT idx FROM by_credential WHERE credential = ? ORDER BY idx", id[:])

@@ -361,6 +361,27 @@ func testState(t *testing.T, open Opener) {
 	if got, err := s.Subject("id.example", hashOf("s")); err != nil || *got != *sub {
 		t.Errorf("Subject = %+v, %v", got, err)
 	}
+	cm, sm, err := s.ReadState(ctx,
+		[]storage.RecordKey{{Issuer: "id.example", ID: hashOf("c")}, {Issuer: "other", ID: hashOf("c")}, {Issuer: "id.example", ID: hashOf("x")}},
+		[]storage.RecordKey{{Issuer: "id.example", ID: hashOf("s")}, {Issuer: "id.example", ID: hashOf("c")}})
+	if err != nil || len(cm) != 1 || len(sm) != 1 {
+		t.Fatalf("ReadState = %d credentials, %d subjects, %v; want 1, 1", len(cm), len(sm), err)
+	}
+	if got := cm[storage.RecordKey{Issuer: "id.example", ID: hashOf("c")}]; got == nil || *got != *cred {
+		t.Errorf("ReadState credential = %+v", got)
+	}
+	if got := sm[storage.RecordKey{Issuer: "id.example", ID: hashOf("s")}]; got == nil || *got != *sub {
+		t.Errorf("ReadState subject = %+v", got)
+	}
+	// Many keys, over several queries.
+	var many []storage.RecordKey
+	for i := range 450 {
+		many = append(many, storage.RecordKey{Issuer: "id.example", ID: hashOf(fmt.Sprint("absent ", i))})
+	}
+	many = append(many, storage.RecordKey{Issuer: "id.example", ID: hashOf("c")})
+	if cm, _, err := s.ReadState(ctx, many, nil); err != nil || len(cm) != 1 {
+		t.Errorf("ReadState over %d keys found %d, %v; want 1", len(many), len(cm), err)
+	}
 	// A later batch replaces records.
 	sb2, _ := batch(t, b, 1)
 	c2 := *cred
