@@ -23,6 +23,13 @@
 //     at error level. A consistency proof that does not verify is only a
 //     bad request (422), never evidence: anyone can send garbage.
 //
+//   - Pull mode ([Witness.Pull], [Witness.Follow]): given a log's
+//     tlog-tiles URL, the witness fetches its checkpoint, builds the
+//     consistency proof itself from the log's tiles (with the
+//     transparency-dev/tessera client), and cosigns through the same
+//     checks as a pushed request, so a log cannot dodge a witness by
+//     never calling it.
+//
 // # Decisions
 //
 // Extension lines: a checkpoint with extension lines is cosigned over its

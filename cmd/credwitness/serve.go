@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +28,17 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:7380", "HTTP listen address")
 	perDay := fs.Int("requests-per-day", 86400, "add-checkpoint requests allowed per log per day (0: no limit)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	var pulls []pullTarget
+	fs.Func("pull", "follow the log `ORIGIN=URL` (its tlog-tiles URL) and cosign what it serves, whether or not it calls (repeatable)", func(v string) error {
+		origin, raw, ok := strings.Cut(v, "=")
+		u, err := url.Parse(raw)
+		if !ok || origin == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("want ORIGIN=URL with an http or https URL, got %q", v)
+		}
+		pulls = append(pulls, pullTarget{origin, u})
+		return nil
+	})
+	pullEvery := fs.Duration("pull-interval", 10*time.Second, "how often to pull the logs of -pull")
 	if err := parseFlags(fs, args, stderr, "db", "key"); err != nil {
 		return err
 	}
@@ -48,6 +61,11 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	for _, p := range pulls {
+		if _, err := store.Log(ctx, p.origin); err != nil {
+			return fmt.Errorf("-pull %s: %w (add it with credwitness add-log)", p.origin, err)
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(buildInfo())
@@ -84,6 +102,10 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	logger.Info("credwitness listening", "addr", ln.Addr().String(), "cosigner", cosigner.VerifierKey())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	for _, p := range pulls {
+		hc := &http.Client{Timeout: 30 * time.Second}
+		go w.Follow(ctx, p.origin, p.url, hc, *pullEvery)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("server failed: %w", err)
@@ -114,4 +136,10 @@ func buildInfo() prometheus.Collector {
 	})
 	g.Set(1)
 	return g
+}
+
+// pullTarget is a log followed in pull mode.
+type pullTarget struct {
+	origin string
+	url    *url.URL
 }
