@@ -17,6 +17,7 @@
 //
 //   - History: every checkpoint it cosigned, verbatim with its
 //     cosignature, append-only, so what a witness signed can be audited.
+//
 //   - Equivocation evidence: two checkpoints, both signed by a trusted key
 //     of the log, with the same size and different root hashes. They
 //     cannot both be true, and are stored verbatim ([Evidence]) and logged
