@@ -44,6 +44,9 @@ const usage = `usage:
 	credwitness history -db PATH -origin ORIGIN [-after ID]
 	credwitness evidence -db PATH [-after ID]
 	credwitness serve -db PATH -key FILE [-listen ADDR] [-requests-per-day N] [-log-level LEVEL]
+	                  [-pull ORIGIN=URL]... [-pull-interval D]
+
+Run 'credwitness COMMAND -h' for a command's flags.
 `
 
 var (
@@ -66,6 +69,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"history":  history,
 		"evidence": evidence,
 		"serve":    serve,
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

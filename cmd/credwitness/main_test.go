@@ -271,3 +271,15 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("list after serving: %+v %v", st, err)
 	}
 }
+
+func TestUsage(t *testing.T) {
+	for _, h := range []string{"-h", "help"} {
+		code, out, _ := credwitness(t, h)
+		if code != 0 || !strings.Contains(out, "credwitness serve") {
+			t.Errorf("%s: exit %d, stdout %q", h, code, out)
+		}
+	}
+	if code, _, errOut := credwitness(t, "frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errOut)
+	}
+}
