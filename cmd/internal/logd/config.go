@@ -49,6 +49,21 @@ type Config struct {
 	HealthMaxLag Duration `json:"health_max_lag"`
 	// LogLevel is debug, info, warn or error. Default "info".
 	LogLevel string `json:"log_level"`
+	// WitnessPolicy is the path of a c2sp.org/tlog-policy file naming the
+	// witnesses, their URLs and the quorum. Each checkpoint is published
+	// only once the quorum's cosignatures are on it; meanwhile submissions
+	// are still accepted and made durable. If the file lists logs, it must
+	// list this log's key. Default "" (no witnesses: checkpoints are
+	// published as soon as they are signed).
+	WitnessPolicy string `json:"witness_policy"`
+	// WitnessTimeout bounds each round of requests to the witnesses.
+	// Default "10s"; only with witness_policy.
+	WitnessTimeout Duration `json:"witness_timeout"`
+	// WitnessFailOpen publishes checkpoints without the quorum, with the
+	// cosignatures obtained, logging a warning. It gives up the protection
+	// against split views that witnesses provide whenever they are
+	// unreachable. Default false (fail-closed); only with witness_policy.
+	WitnessFailOpen bool `json:"witness_fail_open"`
 }
 
 // IssuerConfig names an issuer and its first keys.
@@ -130,6 +145,9 @@ func (c *Config) SetDefaults() error {
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
+	}
+	if c.WitnessPolicy == "" && (c.WitnessFailOpen || c.WitnessTimeout.Duration != 0) {
+		return errors.New("witness_fail_open and witness_timeout need witness_policy")
 	}
 	seen := map[string]bool{}
 	for _, i := range c.Issuers {

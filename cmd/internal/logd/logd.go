@@ -49,9 +49,18 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(addr 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	var publish func(context.Context, uint64, []byte) ([]byte, error)
+	if cfg.WitnessPolicy != "" {
+		wc, err := newWitnessClient(cfg, signer, store, reg, logger)
+		if err != nil {
+			return err
+		}
+		publish = wc.Publish
+	}
 	l, err := sequencer.New(ctx, sequencer.Config{
 		Signer: signer, Storage: store, Logger: logger, Metrics: sequencer.NewMetrics(reg),
 		MaxBatch: cfg.BatchMaxEntries, MaxAge: cfg.BatchMaxAge.Duration, QueueSize: cfg.QueueSize,
+		Publish: publish,
 	})
 	if err != nil {
 		return err

@@ -107,15 +107,21 @@ func (ik issuerKeys) issue(t *testing.T, n int) []byte {
 // running is a credlogd started by Run in this process.
 type running struct {
 	c    *api.Client
+	url  string // http://<addr>/
 	stop func() error
 }
 
 func start(t *testing.T, cfg Config) *running {
 	t.Helper()
+	return startWith(t, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// startWith starts credlogd with the given logger.
+func startWith(t *testing.T, cfg Config, logger *slog.Logger) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() { done <- Run(ctx, &cfg, logger, func(a string) { addr <- a }) }()
 	select {
 	case a := <-addr:
@@ -123,7 +129,7 @@ func start(t *testing.T, cfg Config) *running {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &running{c: c, stop: func() error { cancel(); return <-done }}
+		r := &running{c: c, url: "http://" + a + "/", stop: func() error { cancel(); return <-done }}
 		t.Cleanup(func() { cancel() })
 		return r
 	case err := <-done:
