@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	credlogd [-config file.json] [-data dir] [-listen addr] [-origin name] [-issuer prefix]... [-log-level level]
+//	credlogd [-config file.json] [-data dir] [-listen addr] [-origin name] [-issuer prefix]... [-witness-policy file] [-log-level level]
 package main
 
 import (
@@ -28,6 +28,7 @@ func main() {
 	listen := flag.String("listen", "", "HTTP listen address (default 127.0.0.1:8080)")
 	origin := flag.String("origin", "", "log origin, also the log key's name (default localhost/credlog)")
 	logLevel := flag.String("log-level", "", "debug, info, warn or error (default info)")
+	witnessPolicy := flag.String("witness-policy", "", "C2SP tlog-policy `file`: publish checkpoints only with its witness quorum (fail-closed)")
 	var issuers []logd.IssuerConfig
 	flag.Func("issuer", "register the issuer whose public keys are `PREFIX`.vkey and PREFIX.vrf.pub, as written by\n'credlog issuer keygen' (repeatable; adds to the config file's issuers)", func(prefix string) error {
 		ic, err := logd.ReadIssuerFiles(prefix)
@@ -50,7 +51,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	for p, v := range map[*string]string{&cfg.DataDir: *dataDir, &cfg.Listen: *listen, &cfg.Origin: *origin, &cfg.LogLevel: *logLevel} {
+	for p, v := range map[*string]string{&cfg.DataDir: *dataDir, &cfg.Listen: *listen, &cfg.Origin: *origin, &cfg.LogLevel: *logLevel, &cfg.WitnessPolicy: *witnessPolicy} {
 		if v != "" {
 			*p = v
 		}
