@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -36,6 +39,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now returns the current time; nil means time.Now. For tests.
 	Now func() time.Time
+	// AlertURL, if set, receives each new piece of equivocation evidence
+	// as a JSON POST (the [Evidence] object), in the background, besides
+	// the error log line.
+	AlertURL string
+	// AlertClient sends alerts; nil means a client with a 10 s timeout.
+	AlertClient *http.Client
 }
 
 // Witness checks and cosigns checkpoints (c2sp.org/tlog-witness).
@@ -46,6 +55,8 @@ type Witness struct {
 	log      *slog.Logger
 	metrics  *metrics
 	now      func() time.Time
+	alertURL string
+	alertHC  *http.Client
 
 	mu        sync.Mutex
 	verifiers map[string]note.Verifiers // by origin; keys never change
@@ -65,6 +76,9 @@ func New(opts Options) (*Witness, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.AlertClient == nil {
+		opts.AlertClient = &http.Client{Timeout: 10 * time.Second}
+	}
 	return &Witness{
 		store:     opts.Store,
 		cosigner:  opts.Cosigner,
@@ -72,6 +86,8 @@ func New(opts Options) (*Witness, error) {
 		log:       opts.Logger,
 		metrics:   newMetrics(opts.Registerer),
 		now:       opts.Now,
+		alertURL:  opts.AlertURL,
+		alertHC:   opts.AlertClient,
 		verifiers: map[string]note.Verifiers{},
 	}, nil
 }
@@ -250,6 +266,28 @@ func (w *Witness) detectEquivocation(ctx context.Context, st *LogState, cp *chec
 		"conflicting_root", base64.StdEncoding.EncodeToString(cp.Hash))
 	if added {
 		w.metrics.evidence.WithLabelValues(cp.Origin).Inc()
+		if w.alertURL != "" {
+			go w.alert(e)
+		}
+	}
+}
+
+// alert posts evidence to the alert webhook.
+func (w *Witness) alert(e *Evidence) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		w.log.Error("couldn't encode evidence alert", "err", err)
+		return
+	}
+	resp, err := w.alertHC.Post(w.alertURL, "application/json", bytes.NewReader(b))
+	if err != nil {
+		w.log.Error("couldn't send evidence alert", "url", w.alertURL, "err", err)
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		w.log.Error("evidence alert refused", "url", w.alertURL, "status", resp.StatusCode)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -720,5 +721,41 @@ func TestCosignerKeys(t *testing.T) {
 	}
 	if _, _, err := witness.GenerateKey("bad name"); err == nil {
 		t.Error("GenerateKey accepted a name with a space")
+	}
+}
+
+// TestEvidenceAlert checks that new evidence is posted to the alert
+// webhook, once.
+func TestEvidenceAlert(t *testing.T) {
+	alerts := make(chan witness.Evidence, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev witness.Evidence
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("alert: %v, content type %q", err, r.Header.Get("Content-Type"))
+		}
+		alerts <- ev
+	}))
+	defer hook.Close()
+	e := newEnv(t, witness.Options{AlertURL: hook.URL})
+	l := newTestLog(t, "example.com/log")
+	e.addLog(l)
+	l.growTo(8)
+	fork := l.fork(4)
+	fork.growTo(8)
+	e.mustCosign(l.request(0, 8))
+	e.post(body(8, nil, fork.checkpoint(8)))
+	e.post(body(8, nil, fork.checkpoint(8))) // known evidence: no second alert
+	select {
+	case ev := <-alerts:
+		if ev.Size != 8 || ev.Second != string(fork.checkpoint(8)) || ev.First != string(l.checkpoint(8)) {
+			t.Errorf("alert carries %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert")
+	}
+	select {
+	case ev := <-alerts:
+		t.Errorf("second alert for known evidence: %+v", ev)
+	case <-time.After(200 * time.Millisecond):
 	}
 }

@@ -44,7 +44,7 @@ const usage = `usage:
 	credwitness history -db PATH -origin ORIGIN [-after ID]
 	credwitness evidence -db PATH [-after ID]
 	credwitness serve -db PATH -key FILE [-listen ADDR] [-requests-per-day N] [-log-level LEVEL]
-	                  [-pull ORIGIN=URL]... [-pull-interval D]
+	                  [-pull ORIGIN=URL]... [-pull-interval D] [-alert-url URL]
 
 Run 'credwitness COMMAND -h' for a command's flags.
 `

@@ -38,6 +38,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 		pulls = append(pulls, pullTarget{origin, u})
 		return nil
 	})
+	alertURL := fs.String("alert-url", "", "POST each new piece of equivocation evidence, as JSON, to this `URL`")
 	pullEvery := fs.Duration("pull-interval", 10*time.Second, "how often to pull the logs of -pull")
 	if err := parseFlags(fs, args, stderr, "db", "key"); err != nil {
 		return err
@@ -70,7 +71,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(buildInfo())
 	w, err := witness.New(witness.Options{
-		Store: store, Cosigner: cosigner, RequestsPerDay: *perDay, Logger: logger, Registerer: reg,
+		Store: store, Cosigner: cosigner, RequestsPerDay: *perDay, Logger: logger, Registerer: reg, AlertURL: *alertURL,
 	})
 	if err != nil {
 		return err
