@@ -21,8 +21,11 @@
 //   - Equivocation evidence: two checkpoints, both signed by a trusted key
 //     of the log, with the same size and different root hashes. They
 //     cannot both be true, and are stored verbatim ([Evidence]) and logged
-//     at error level. A consistency proof that does not verify is only a
-//     bad request (422), never evidence: anyone can send garbage.
+//     at error level. Also evidence: a consistency proof that is correct
+//     for a new log-signed checkpoint's tree (it reproduces its root) but
+//     implies another root at the cosigned size. A consistency proof that
+//     is not correct for the new tree is only a bad request (422), never
+//     evidence: anyone can send garbage.
 //
 //   - Pull mode ([Witness.Pull], [Witness.Follow]): given a log's
 //     tlog-tiles URL, the witness fetches its checkpoint, builds the
@@ -73,5 +76,7 @@
 //     formatting its 0x04 verifier key, because the library checks neither
 //     and has no generator for 0x04 keys;
 //   - the SQLite state with its compare-and-swap, history and evidence;
+//   - the root a consistency proof implies for the old size ([priorRoot]),
+//     which the merkle library verifies but does not expose;
 //   - the per-log rate limiter and the HTTP handlers.
 package witness

@@ -1,6 +1,7 @@
 package witness
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -69,6 +70,7 @@ CREATE TABLE IF NOT EXISTS evidence (
 	first_root BLOB NOT NULL,
 	second TEXT NOT NULL,
 	second_root BLOB NOT NULL,
+	proof BLOB NOT NULL DEFAULT x'',
 	UNIQUE (origin, size, first_root, second_root)
 ) STRICT;
 
@@ -359,9 +361,9 @@ func (s *SQLiteStore) History(ctx context.Context, origin string, after int64, l
 
 // AddEvidence implements [Store].
 func (s *SQLiteStore) AddEvidence(ctx context.Context, e *Evidence) (bool, error) {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO evidence (origin, size, detected, first, first_root, second, second_root)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, e.Origin, int64(e.Size), e.Detected.Unix(),
-		e.First, e.FirstRoot, e.Second, e.SecondRoot)
+	res, err := s.w.ExecContext(ctx, `INSERT INTO evidence (origin, size, detected, first, first_root, second, second_root, proof)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, e.Origin, int64(e.Size), e.Detected.Unix(),
+		e.First, e.FirstRoot, e.Second, e.SecondRoot, bytes.Join(e.Proof, nil))
 	if err != nil {
 		return false, fmt.Errorf("couldn't store evidence: %w", err)
 	}
@@ -379,7 +381,7 @@ func (s *SQLiteStore) AddEvidence(ctx context.Context, e *Evidence) (bool, error
 
 // Evidence implements [Store].
 func (s *SQLiteStore) Evidence(ctx context.Context, after int64, limit int) ([]*Evidence, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, origin, size, detected, first, first_root, second, second_root
+	rows, err := s.r.QueryContext(ctx, `SELECT id, origin, size, detected, first, first_root, second, second_root, proof
 		FROM evidence WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read evidence: %w", err)
@@ -389,8 +391,12 @@ func (s *SQLiteStore) Evidence(ctx context.Context, after int64, limit int) ([]*
 	for rows.Next() {
 		e := &Evidence{}
 		var size, detected int64
-		if err := rows.Scan(&e.ID, &e.Origin, &size, &detected, &e.First, &e.FirstRoot, &e.Second, &e.SecondRoot); err != nil {
+		var proof []byte
+		if err := rows.Scan(&e.ID, &e.Origin, &size, &detected, &e.First, &e.FirstRoot, &e.Second, &e.SecondRoot, &proof); err != nil {
 			return nil, fmt.Errorf("couldn't read evidence: %w", err)
+		}
+		for ; len(proof) >= 32; proof = proof[32:] {
+			e.Proof = append(e.Proof, proof[:32])
 		}
 		e.Size, e.Detected = uint64(size), time.Unix(detected, 0).UTC()
 		out = append(out, e)

@@ -92,7 +92,9 @@ type HistoryEntry struct {
 }
 
 // Evidence is a pair of checkpoints, both signed by a log's trusted key,
-// that cannot both be true: same origin and size, different root hashes.
+// that cannot both be true: same origin and size, different root hashes;
+// or, with Proof, a checkpoint of a larger size whose tree has, by a
+// correct consistency proof, another root at the size of the first.
 type Evidence struct {
 	// ID orders the evidence; it is assigned by the store.
 	ID       int64     `json:"id"`
@@ -105,4 +107,8 @@ type Evidence struct {
 	// Second is the conflicting checkpoint the log sent later, verbatim.
 	Second     string `json:"second"`
 	SecondRoot []byte `json:"second_root"`
+	// Proof, when set, is a consistency proof from Size to the size of
+	// Second that verifies against Second's root hash and yields
+	// SecondRoot at Size: Second's tree does not extend First's.
+	Proof [][]byte `json:"proof,omitempty"`
 }

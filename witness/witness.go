@@ -145,6 +145,9 @@ func (w *Witness) AddCheckpoint(ctx context.Context, body []byte) ([]byte, error
 	}
 	for attempt := 1; ; attempt++ {
 		if err := checkConsistency(st.Latest, req.OldSize, cp, req.Proof); err != nil {
+			if errors.Is(err, ErrBadProof) {
+				w.detectForkProof(ctx, st, req.OldSize, cp, req.Proof, req.Checkpoint)
+			}
 			return nil, err
 		}
 		cosig, err := w.advance(ctx, st.Latest, cp, n, req.Checkpoint)
@@ -250,22 +253,27 @@ func (w *Witness) detectEquivocation(ctx context.Context, st *LogState, cp *chec
 	if prev == nil {
 		return
 	}
-	e := &Evidence{
+	w.recordEvidence(ctx, &Evidence{
 		Origin: cp.Origin, Size: cp.Size, Detected: w.now(),
 		First: prev.Checkpoint, FirstRoot: prev.Root,
 		Second: string(verbatim), SecondRoot: cp.Hash,
-	}
+	})
+}
+
+// recordEvidence stores evidence, logs it at error level and, when it is
+// new, counts it and sends the alert.
+func (w *Witness) recordEvidence(ctx context.Context, e *Evidence) {
 	added, err := w.store.AddEvidence(ctx, e)
 	if err != nil {
-		w.log.ErrorContext(ctx, "couldn't store equivocation evidence", "origin", cp.Origin, "size", cp.Size, "err", err)
+		w.log.ErrorContext(ctx, "couldn't store equivocation evidence", "origin", e.Origin, "size", e.Size, "err", err)
 		return
 	}
-	w.log.ErrorContext(ctx, "log equivocation: two signed checkpoints of the same size with different roots",
-		"origin", cp.Origin, "size", cp.Size, "new", added,
-		"cosigned_root", base64.StdEncoding.EncodeToString(prev.Root),
-		"conflicting_root", base64.StdEncoding.EncodeToString(cp.Hash))
+	w.log.ErrorContext(ctx, "log equivocation: two signed checkpoints that cannot both be true",
+		"origin", e.Origin, "size", e.Size, "new", added, "by_proof", len(e.Proof) > 0,
+		"cosigned_root", base64.StdEncoding.EncodeToString(e.FirstRoot),
+		"conflicting_root", base64.StdEncoding.EncodeToString(e.SecondRoot))
 	if added {
-		w.metrics.evidence.WithLabelValues(cp.Origin).Inc()
+		w.metrics.evidence.WithLabelValues(e.Origin).Inc()
 		if w.alertURL != "" {
 			go w.alert(e)
 		}
@@ -289,6 +297,27 @@ func (w *Witness) alert(e *Evidence) {
 	if resp.StatusCode/100 != 2 {
 		w.log.Error("evidence alert refused", "url", w.alertURL, "status", resp.StatusCode)
 	}
+}
+
+// detectForkProof stores evidence when a consistency proof that is
+// correct for cp's tree shows that tree with another root at the size of
+// the latest cosigned checkpoint: the log signed two trees that cannot
+// both be true. A proof that is not correct for cp's tree is only a bad
+// request.
+func (w *Witness) detectForkProof(ctx context.Context, st *LogState, old uint64, cp *checkpoint, proof [][]byte, verbatim []byte) {
+	if st.Latest == nil || old != st.Latest.Size || old >= cp.Size {
+		return
+	}
+	root, ok := priorRoot(old, cp.Size, proof, cp.Hash)
+	if !ok || bytes.Equal(root, st.Latest.Root) {
+		return
+	}
+	e := &Evidence{
+		Origin: cp.Origin, Size: old, Detected: w.now(),
+		First: st.Latest.Checkpoint, FirstRoot: st.Latest.Root,
+		Second: string(verbatim), SecondRoot: root, Proof: proof,
+	}
+	w.recordEvidence(ctx, e)
 }
 
 // advance cosigns cp (whose note n was verified) and stores it as the

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/credlog/credlog/witness"
@@ -757,5 +759,44 @@ func TestEvidenceAlert(t *testing.T) {
 	case ev := <-alerts:
 		t.Errorf("second alert for known evidence: %+v", ev)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestForkProofEvidence sends a checkpoint of a forked tree with a
+// consistency proof that is correct for the forked tree: it contradicts
+// the cosigned checkpoint, so it is kept as evidence with its proof,
+// besides the 422. A garbage proof is not.
+func TestForkProofEvidence(t *testing.T) {
+	e := newEnv(t, witness.Options{})
+	l := newTestLog(t, "example.com/log")
+	e.addLog(l)
+	l.growTo(7)
+	e.mustCosign(l.request(0, 7))
+	fork := l.fork(5)
+	fork.growTo(20)
+	if r := e.post(body(7, fork.proof(7, 20), fork.checkpoint(20))); r.code != http.StatusUnprocessableEntity {
+		t.Fatalf("forked growth: %d, want 422", r.code)
+	}
+	ev := e.evidence()
+	if len(ev) != 1 {
+		t.Fatalf("%d pieces of evidence, want 1", len(ev))
+	}
+	got := ev[0]
+	if got.Size != 7 || got.First != string(l.checkpoint(7)) || got.Second != string(fork.checkpoint(20)) ||
+		!bytes.Equal(got.FirstRoot, l.tree.HashAt(7)) || !bytes.Equal(got.SecondRoot, fork.tree.HashAt(7)) || len(got.Proof) == 0 {
+		t.Fatalf("evidence = %+v", got)
+	}
+	// The evidence stands on its own: the proof verifies between the
+	// implied root and the second checkpoint's root.
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 7, 20, got.Proof, got.SecondRoot, fork.tree.HashAt(20)); err != nil {
+		t.Fatalf("stored proof does not verify: %v", err)
+	}
+	// A garbage proof for the same checkpoint adds nothing.
+	e.post(body(7, [][]byte{make([]byte, 32), make([]byte, 32)}, fork.checkpoint(20)))
+	if n := len(e.evidence()); n != 1 {
+		t.Fatalf("%d pieces of evidence after a garbage proof, want 1", n)
+	}
+	if latest := e.latest(l.origin); latest.Size != 7 {
+		t.Fatalf("latest moved to %d", latest.Size)
 	}
 }
