@@ -15,6 +15,7 @@
 //	issuer resume      resume a suspended credential
 //	issuer rotate-key  sign the issuer-key event that moves an issuer to a new signing key
 //	entry show         decode a log entry and print its fields
+//	fsck               check a stopped log's data directory offline
 //
 // Run "credlog help <command>" or "credlog <command> -h" for a command's
 // flags; help goes to standard output. The issuer commands write each

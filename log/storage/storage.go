@@ -131,5 +131,58 @@ type Storage interface {
 	// in ascending order.
 	BySubject(ctx context.Context, label entry.Hash) ([]uint64, error)
 
+	// Whole-table reads, for offline checkers (credlog fsck). Each calls
+	// its function once per stored row, in the order stated; an error
+	// from the function stops the read and is returned as it is. The
+	// rows are committed ones, but two reads may see different commits.
+
+	// Checkpoints calls fn with every stored checkpoint, by ascending
+	// size.
+	Checkpoints(ctx context.Context, fn func(size uint64, signed []byte) error) error
+	// ScanIndex calls fn with every row of one lookup index, by ascending
+	// entry index and then key. The key is the leaf hash, credential ID
+	// or subject label that the row maps to the entry index.
+	ScanIndex(ctx context.Context, kind IndexKind, fn func(key [32]byte, index uint64) error) error
+	// ScanState calls v's functions with every stored issuer, then every
+	// credential, then every subject record, each table in no particular
+	// order. A nil function skips its table.
+	ScanState(ctx context.Context, v StateVisitor) error
+
 	Close() error
+}
+
+// IndexKind names one of the lookup indexes that Commit writes from
+// Batch.Entries.
+type IndexKind int
+
+// The lookup indexes.
+const (
+	// LeafIndex maps every entry's leaf hash to its index (LookupLeaf).
+	LeafIndex IndexKind = iota
+	// CredentialIndex maps a credential ID to each entry naming it
+	// (ByCredential); entries without a credential have no row.
+	CredentialIndex
+	// SubjectIndex maps a subject label to each entry naming it
+	// (BySubject); entries without a subject have no row.
+	SubjectIndex
+)
+
+// String returns the index's name, as error messages name it.
+func (k IndexKind) String() string {
+	switch k {
+	case LeafIndex:
+		return "leaf-hash index"
+	case CredentialIndex:
+		return "credential index"
+	case SubjectIndex:
+		return "subject index"
+	}
+	return fmt.Sprintf("index kind %d", int(k))
+}
+
+// StateVisitor receives the stored state records of ScanState.
+type StateVisitor struct {
+	Issuer     func(*state.Issuer) error
+	Credential func(*state.Credential) error
+	Subject    func(*state.Subject) error
 }

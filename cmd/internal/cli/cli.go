@@ -55,6 +55,7 @@ var commands = []*command{
 	resumeCommand,
 	rotateKeyCommand,
 	entryShowCommand,
+	fsckCommand,
 }
 
 // usageError is an error in the command line: it exits with ExitUsage.

@@ -12,6 +12,9 @@ import (
 
 // Commit implements storage.Storage: one IMMEDIATE transaction per batch.
 func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
+	if s.w == nil {
+		return errReadOnly
+	}
 	if err := checkBatch(b); err != nil {
 		return err
 	}

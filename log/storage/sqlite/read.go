@@ -31,6 +31,9 @@ func (s *Storage) Tree(ctx context.Context) (*storage.TreeState, error) {
 
 // PutCheckpoint implements storage.Storage.
 func (s *Storage) PutCheckpoint(ctx context.Context, size uint64, signed []byte) error {
+	if s.w == nil {
+		return errReadOnly
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("couldn't begin: %w", err)

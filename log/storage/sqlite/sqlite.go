@@ -10,7 +10,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -22,7 +24,7 @@ var _ storage.Storage = (*Storage)(nil)
 
 // Storage is a storage.Storage in one SQLite database file.
 type Storage struct {
-	w *sql.DB // the single writer connection
+	w *sql.DB // the single writer connection; nil when read-only
 	r *sql.DB // readers
 
 	stmts sync.Map // query text → *sql.Stmt prepared on r
@@ -119,8 +121,63 @@ func Open(ctx context.Context, path string) (*Storage, error) {
 	return &Storage{w: w, r: r}, nil
 }
 
+// errReadOnly is returned by writes to a Storage opened by OpenReadOnly.
+var errReadOnly = errors.New("storage: database opened read-only")
+
+// OpenReadOnly opens the existing database at path for reading only, for
+// checkers (credlog fsck) of a log that is not running. Commit and
+// PutCheckpoint fail, and nothing in the database's directory is
+// modified or created:
+//
+//   - a database closed cleanly has no write-ahead log: it is opened
+//     immutable, so that SQLite neither locks it nor creates -wal and -shm
+//     files;
+//   - a database with a write-ahead log and its -shm index (left by a
+//     crash, or by a running log) is read with the log, through a
+//     read-only mapping of the index; SQLite rebuilds the index in memory
+//     when it cannot trust it.
+//
+// Only a write-ahead log without its -shm index (files copied without it)
+// cannot be read without creating the index: OpenReadOnly then lets
+// SQLite create it, which changes no data.
+func OpenReadOnly(ctx context.Context, path string) (*Storage, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("couldn't open database: %w", err)
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "query_only(1)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	wal, walErr := os.Stat(path + "-wal")
+	_, shmErr := os.Stat(path + "-shm")
+	switch {
+	case walErr != nil && !errors.Is(walErr, fs.ErrNotExist):
+		return nil, fmt.Errorf("couldn't open database: %w", walErr)
+	case walErr == nil && shmErr == nil:
+		q.Set("readonly_shm", "1")
+	case walErr != nil || wal.Size() == 0:
+		// Everything is in the database file.
+		q.Set("immutable", "1")
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	var size uint64
+	if err := r.QueryRowContext(ctx, "SELECT size FROM tree WHERE id = 0").Scan(&size); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("couldn't read %s as a credlog database: %w", path, err)
+	}
+	return &Storage{r: r}, nil
+}
+
 // Close closes the database.
 func (s *Storage) Close() error {
 	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	if s.w == nil {
+		return s.r.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }

@@ -38,6 +38,9 @@ func Run(t *testing.T, open Opener) {
 		{"Checkpoints", testCheckpoints},
 		{"State", testState},
 		{"ConcurrentReads", testConcurrentReads},
+		{"ScanCheckpoints", testScanCheckpoints},
+		{"ScanIndex", testScanIndex},
+		{"ScanState", testScanState},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open) })

@@ -1,0 +1,137 @@
+package fscktest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/credlog/credlog/log/keys"
+	"github.com/credlog/credlog/log/sequencer"
+	"github.com/credlog/credlog/log/storage/sqlite"
+)
+
+// Origin is the origin of the logs Build builds.
+const Origin = "fsck.example/credlog"
+
+// Config says what log Build builds.
+type Config struct {
+	Issuers  int    // issuers registered, each with its own workload
+	Rounds   int    // rounds of submissions, each committed and published before the next
+	PerRound int    // events per round, spread over the issuers
+	MaxBatch int    // the sequencer's batch bound (default 200, so that a round takes several batches)
+	Seed     uint64 // seeds the workloads
+}
+
+// Log is a log that Build built.
+type Log struct {
+	Dir     string // holds log.db and log.vkey, as credlogd's data directory does
+	DB      string // the database file
+	Key     *keys.Signer
+	Issuers []*Issuer
+	Size    uint64 // entries logged
+}
+
+// Build builds a log in dir through the sequencer and SQLite: it registers
+// the issuers, then logs cfg.Rounds rounds of events from their workloads,
+// waiting after each round for a checkpoint that covers it. It closes the
+// log cleanly, and writes the log's verifier key to dir/log.vkey.
+func Build(t testing.TB, dir string, cfg Config) *Log {
+	t.Helper()
+	ctx := context.Background()
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 200
+	}
+	skey, vkey, err := keys.Generate(Origin, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk, err := keys.ParseSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WritePublicFile(filepath.Join(dir, "log.vkey"), vkey); err != nil {
+		t.Fatal(err)
+	}
+	l := &Log{Dir: dir, DB: filepath.Join(dir, "log.db"), Key: lk}
+	st, err := sqlite.Open(ctx, l.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := sequencer.New(ctx, sequencer.Config{Signer: lk, Storage: st, MaxBatch: cfg.MaxBatch,
+		MaxAge: 5 * time.Millisecond, PublishInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- seq.Run(runCtx) }()
+
+	var regs [][]byte
+	var loads []*Workload
+	for i := range cfg.Issuers {
+		iss, err := NewIssuer(fmt.Sprintf("issuer-%d.example", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, err := iss.Registration(lk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Issuers = append(l.Issuers, iss)
+		regs = append(regs, reg)
+		loads = append(loads, iss.Workload(fmt.Sprint("w", i), cfg.Seed+uint64(i)))
+	}
+	l.Size += submit(t, seq, regs)
+	for range cfg.Rounds {
+		var round [][]byte
+		for k := range cfg.PerRound {
+			ev, err := loads[k%len(loads)].Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			round = append(round, ev)
+		}
+		l.Size += submit(t, seq, round)
+		if _, err := seq.WaitPublished(ctx, l.Size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// submit queues events in order, waits until all are logged, and returns
+// how many there were.
+func submit(t testing.TB, seq *sequencer.Log, events [][]byte) uint64 {
+	t.Helper()
+	var fs []*sequencer.Future
+	for _, raw := range events {
+		ev, err := sequencer.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := seq.Verify(ev); err != nil {
+			t.Fatal(err)
+		}
+		f, err := seq.Add(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs = append(fs, f)
+	}
+	for i, f := range fs {
+		if r := f.Wait(context.Background()); r.Err != nil || r.Duplicate {
+			t.Fatalf("event %d of %d: %+v", i, len(fs), r)
+		}
+	}
+	return uint64(len(events))
+}

@@ -1,0 +1,123 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/storage"
+)
+
+// Checkpoints implements storage.Storage.
+func (s *Storage) Checkpoints(ctx context.Context, fn func(size uint64, signed []byte) error) error {
+	var size uint64
+	var note []byte
+	return s.scan(ctx, "checkpoints", "SELECT size, note FROM checkpoints ORDER BY size",
+		[]any{&size, &note}, func() error { return fn(size, note) })
+}
+
+// indexQueries are the ScanIndex queries, by index kind.
+var indexQueries = map[storage.IndexKind]string{
+	storage.LeafIndex:       "SELECT hash, idx FROM leaves ORDER BY idx, hash",
+	storage.CredentialIndex: "SELECT credential, idx FROM by_credential ORDER BY idx, credential",
+	storage.SubjectIndex:    "SELECT subject, idx FROM by_subject ORDER BY idx, subject",
+}
+
+// ScanIndex implements storage.Storage.
+func (s *Storage) ScanIndex(ctx context.Context, kind storage.IndexKind, fn func(key [32]byte, index uint64) error) error {
+	query, ok := indexQueries[kind]
+	if !ok {
+		return fmt.Errorf("storage: no %v", kind)
+	}
+	var key []byte
+	var idx uint64
+	return s.scan(ctx, kind.String(), query, []any{&key, &idx}, func() error {
+		if len(key) != 32 {
+			return fmt.Errorf("storage: %v row of entry %d has a %d-byte key", kind, idx, len(key))
+		}
+		return fn([32]byte(key), idx)
+	})
+}
+
+// ScanState implements storage.Storage.
+func (s *Storage) ScanState(ctx context.Context, v storage.StateVisitor) error {
+	if v.Issuer != nil {
+		var i state.Issuer
+		var pub, vrf []byte
+		err := s.scan(ctx, "issuers", "SELECT name, key_id, public_key, vrf_key FROM issuers",
+			[]any{&i.Name, &i.KeyID, &pub, &vrf}, func() error {
+				if !hash32(&i.PublicKey, pub) || !hash32(&i.VRFKey, vrf) {
+					return fmt.Errorf("storage: issuer %q has a key that is not 32 bytes", i.Name)
+				}
+				c := i
+				return v.Issuer(&c)
+			})
+		if err != nil {
+			return err
+		}
+	}
+	if v.Credential != nil {
+		var c state.Credential
+		var id, subject []byte
+		err := s.scan(ctx, "credentials", `SELECT issuer, id, subject, version, not_after, status, reason, issue_index, last_index
+			FROM credentials`, []any{&c.Issuer, &id, &subject, &c.Version, &c.NotAfter, &c.Status, &c.Reason, &c.IssueIndex, &c.LastIndex},
+			func() error {
+				if !hash32((*[32]byte)(&c.ID), id) || !hash32((*[32]byte)(&c.Subject), subject) {
+					return fmt.Errorf("storage: credential %x of %q has an ID or subject that is not 32 bytes", id, c.Issuer)
+				}
+				cc := c
+				return v.Credential(&cc)
+			})
+		if err != nil {
+			return err
+		}
+	}
+	if v.Subject != nil {
+		var su state.Subject
+		var label, live, digest []byte
+		err := s.scan(ctx, "subjects", "SELECT issuer, label, version, live, events, digest FROM subjects",
+			[]any{&su.Issuer, &label, &su.Version, &live, &su.Events, &digest}, func() error {
+				if !hash32((*[32]byte)(&su.Label), label) || !hash32((*[32]byte)(&su.Live), live) || !hash32((*[32]byte)(&su.Digest), digest) {
+					return fmt.Errorf("storage: subject %x of %q has a hash that is not 32 bytes", label, su.Issuer)
+				}
+				c := su
+				return v.Subject(&c)
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hash32 copies b into dst if it is 32 bytes long, and reports whether it
+// was.
+func hash32(dst *[32]byte, b []byte) bool {
+	if len(b) != 32 {
+		return false
+	}
+	*dst = [32]byte(b)
+	return true
+}
+
+// scan runs query and, for each row, scans it into dest and calls fn.
+// Errors from fn are returned as they are.
+func (s *Storage) scan(ctx context.Context, what, query string, dest []any, fn func() error) error {
+	rows, err := s.r.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("couldn't read %s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("couldn't read %s: %w", what, err)
+		}
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("couldn't read %s: %w", what, err)
+	}
+	return nil
+}
