@@ -147,9 +147,18 @@ func (s *Server) submit(ctx context.Context, raws [][]byte, wait bool) []submitt
 	}
 	close(work)
 	wg.Wait()
+	var refused error
 	for i, ev := range events {
-		if out[i].err == nil {
+		switch {
+		case out[i].err != nil:
+		case refused != nil:
+			// Once the queue refuses an event, it refuses the rest of
+			// the batch: a later event must not be logged without an
+			// earlier one it may depend on.
+			out[i].err = refused
+		default:
 			futures[i], out[i].err = s.log.Add(ev)
+			refused = out[i].err
 		}
 	}
 	for i, f := range futures {
