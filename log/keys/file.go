@@ -56,10 +56,20 @@ func WritePublicFile(path, key string) error {
 	return writeFile(path, key, 0o644)
 }
 
+// writeFile writes a key file atomically: the key goes to a temporary
+// file, synced, then linked to path (which fails if path exists), so that
+// a crash never leaves a partial key file at path.
 func writeFile(path, key string, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("couldn't create key file: %w", err)
+		return fmt.Errorf("couldn't create key file %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("couldn't set the mode of key file %s: %w", path, err)
 	}
 	if _, err := f.WriteString(key + "\n"); err != nil {
 		f.Close()
@@ -72,7 +82,10 @@ func writeFile(path, key string, mode os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("couldn't close key file %s: %w", path, err)
 	}
-	d, err := os.Open(filepath.Dir(path))
+	if err := os.Link(tmp, path); err != nil {
+		return fmt.Errorf("couldn't create key file: %w", err)
+	}
+	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("couldn't open key directory: %w", err)
 	}

@@ -130,10 +130,6 @@ func loadOrCreateKey(cfg *Config, logger *slog.Logger) (*keys.Signer, error) {
 		if err := keys.WritePrivateFile(cfg.KeyFile, skey); err != nil {
 			return nil, err
 		}
-		vpath := cfg.KeyFile[:len(cfg.KeyFile)-len(filepath.Ext(cfg.KeyFile))] + ".vkey"
-		if err := keys.WritePublicFile(vpath, vkey); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
 		logger.Info("generated a new log key", "file", cfg.KeyFile, "vkey", vkey)
 		text = skey
 	} else if err != nil {
@@ -145,6 +141,12 @@ func loadOrCreateKey(cfg *Config, logger *slog.Logger) (*keys.Signer, error) {
 	}
 	if s.Name() != cfg.Origin {
 		return nil, fmt.Errorf("log key %s is named %q, but the origin is %q: refusing to sign for another log", cfg.KeyFile, s.Name(), cfg.Origin)
+	}
+	// The verifier key beside it, for auditors and fsck; written again if
+	// a crash after the key was created left it missing.
+	vpath := cfg.KeyFile[:len(cfg.KeyFile)-len(filepath.Ext(cfg.KeyFile))] + ".vkey"
+	if err := keys.WritePublicFile(vpath, s.VerifierKey()); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
 	}
 	return s, nil
 }

@@ -198,6 +198,11 @@ func TestRunRestart(t *testing.T) {
 	if err := r.stop(); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
+	// A verifier key file lost (say, by a crash just after the key was
+	// made) is written again.
+	if err := os.Remove(filepath.Join(dir, "log.vkey")); err != nil {
+		t.Fatal(err)
+	}
 
 	r = start(t, cfg)
 	raw, err := r.c.Checkpoint(ctx)
@@ -214,6 +219,12 @@ func TestRunRestart(t *testing.T) {
 	lr, err := r.c.LookupCredential(ctx, sha256.Sum256([]byte("credential 1")))
 	if err != nil || len(lr.Events) != 1 || lr.Events[0].Index != 1 || !bytes.Equal(lr.Events[0].Entry, first) {
 		t.Fatalf("lookup after restart: %+v, %v", lr, err)
+	}
+	if again, err := os.ReadFile(filepath.Join(dir, "log.vkey")); err != nil || !bytes.Equal(again, vkey) {
+		t.Errorf("log.vkey after restart: %q, %v; want %q", again, err, vkey)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(tmp) != 0 {
+		t.Errorf("temporary key files left: %v", tmp)
 	}
 	dup, err := r.c.Submit(ctx, first, false)
 	if err != nil || !dup.Duplicate || dup.Index != 1 {
