@@ -22,7 +22,7 @@ type prover struct {
 
 func (s *Server) tileFetcher() client.TileFetcherFunc {
 	return func(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
-		t, err := s.store.ReadTile(ctx, level, index)
+		t, err := s.tiles.read(ctx, s.store, level, index)
 		if err != nil {
 			return nil, err
 		}

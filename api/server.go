@@ -47,6 +47,7 @@ type Server struct {
 	store  storage.Storage
 	logger *slog.Logger
 	router *mux.Router
+	tiles  *tileCache
 }
 
 // NewServer returns the log's HTTP handler.
@@ -66,7 +67,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.HealthMaxLag <= 0 {
 		cfg.HealthMaxLag = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter()}
+	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache()}
 	r := s.router
 	r.HandleFunc("/checkpoint", s.serveCheckpoint).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/checkpoints/{size:[0-9]+}", s.serveCheckpointBySize).Methods(http.MethodGet, http.MethodHead)

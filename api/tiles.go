@@ -88,7 +88,7 @@ func (s *Server) serveTile(w http.ResponseWriter, r *http.Request) {
 			data, err = bundleWidth(data, width)
 		}
 	} else {
-		data, err = s.store.ReadTile(r.Context(), level, index)
+		data, err = s.tiles.read(r.Context(), s.store, level, index)
 		if err == nil {
 			data, err = tileWidth(data, width)
 		}
