@@ -29,7 +29,21 @@ var _ Store = (*SQLiteStore)(nil)
 type SQLiteStore struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // readers
+
+	advances chan *advance // to the committer
+	quit     chan struct{} // closed by Close
+	stopped  chan struct{} // closed when the committer is gone
 }
+
+// advance is one Advance call waiting for the committer.
+type advance struct {
+	prev *Latest
+	next *HistoryEntry
+	done chan error
+}
+
+// maxGroup bounds the Advance calls committed in one transaction.
+const maxGroup = 128
 
 const sqliteSchema = `
 CREATE TABLE IF NOT EXISTS logs (
@@ -119,11 +133,19 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	return &SQLiteStore{w: w, r: r}, nil
+	s := &SQLiteStore{w: w, r: r, advances: make(chan *advance), quit: make(chan struct{}), stopped: make(chan struct{})}
+	go s.commitLoop()
+	return s, nil
 }
 
 // Close closes the database.
 func (s *SQLiteStore) Close() error {
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	<-s.stopped
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -273,43 +295,110 @@ func (s *SQLiteStore) readLog(ctx context.Context, where string, arg string) (*L
 }
 
 // Advance implements [Store].
+//
+// Concurrent calls are committed together (group commit): each keeps its
+// own compare-and-swap, and one durable transaction, one sync, covers them
+// all. A call returns once its transaction is durable.
 func (s *SQLiteStore) Advance(ctx context.Context, prev *Latest, next *HistoryEntry) error {
+	a := &advance{prev: prev, next: next, done: make(chan error, 1)}
+	select {
+	case s.advances <- a:
+	case <-s.quit:
+		return errors.New("witness: store closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once handed over, the outcome is waited for whatever ctx does: the
+	// caller must know whether the state moved.
+	return <-a.done
+}
+
+// commitLoop commits Advance calls, taking every call that queued while
+// the previous transaction was being synced.
+func (s *SQLiteStore) commitLoop() {
+	defer close(s.stopped)
+	for {
+		var group []*advance
+		select {
+		case a := <-s.advances:
+			group = append(group, a)
+		case <-s.quit:
+			return
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case a := <-s.advances:
+				group = append(group, a)
+			default:
+				break more
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup applies each call's compare-and-swap in order in one
+// transaction. A call whose swap fails gets ErrStateChanged and writes
+// nothing; a storage error fails the whole group, with nothing written.
+func (s *SQLiteStore) commitGroup(group []*advance) {
+	ctx := context.Background()
+	errs := make([]error, len(group))
+	ids := make([]int64, len(group))
+	fail := func(err error) {
+		for _, a := range group {
+			a.done <- err
+		}
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("couldn't begin transaction: %w", err)
+		fail(fmt.Errorf("couldn't begin transaction: %w", err))
+		return
 	}
 	defer tx.Rollback()
 	const set = `UPDATE logs SET size = ?, root = ?, checkpoint = ?, cosigned = ? WHERE origin = ? AND `
-	args := []any{int64(next.Size), next.Root, next.Checkpoint, next.Cosigned, next.Origin}
-	var res sql.Result
-	if prev == nil {
-		res, err = tx.ExecContext(ctx, set+`size IS NULL`, args...)
-	} else {
-		res, err = tx.ExecContext(ctx, set+`size = ? AND root = ?`, append(args, int64(prev.Size), prev.Root)...)
-	}
-	if err != nil {
-		return fmt.Errorf("couldn't update log: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("couldn't update log: %w", err)
-	} else if n != 1 {
-		return ErrStateChanged
-	}
-	r, err := tx.ExecContext(ctx, `INSERT INTO history (origin, size, root, checkpoint, cosigned, cosignature, time)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, next.Origin, int64(next.Size), next.Root, next.Checkpoint,
-		next.Cosigned, next.Cosignature, next.Time.Unix())
-	if err != nil {
-		return fmt.Errorf("couldn't append to history: %w", err)
-	}
-	id, err := r.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("couldn't append to history: %w", err)
+	for i, a := range group {
+		next := a.next
+		args := []any{int64(next.Size), next.Root, next.Checkpoint, next.Cosigned, next.Origin}
+		var res sql.Result
+		if a.prev == nil {
+			res, err = tx.ExecContext(ctx, set+`size IS NULL`, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, set+`size = ? AND root = ?`, append(args, int64(a.prev.Size), a.prev.Root)...)
+		}
+		if err != nil {
+			fail(fmt.Errorf("couldn't update log: %w", err))
+			return
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			fail(fmt.Errorf("couldn't update log: %w", err))
+			return
+		} else if n != 1 {
+			errs[i] = ErrStateChanged
+			continue
+		}
+		r, err := tx.ExecContext(ctx, `INSERT INTO history (origin, size, root, checkpoint, cosigned, cosignature, time)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, next.Origin, int64(next.Size), next.Root, next.Checkpoint,
+			next.Cosigned, next.Cosignature, next.Time.Unix())
+		if err != nil {
+			fail(fmt.Errorf("couldn't append to history: %w", err))
+			return
+		}
+		if ids[i], err = r.LastInsertId(); err != nil {
+			fail(fmt.Errorf("couldn't append to history: %w", err))
+			return
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("couldn't commit: %w", err)
+		fail(fmt.Errorf("couldn't commit: %w", err))
+		return
 	}
-	next.ID = id
-	return nil
+	for i, a := range group {
+		if errs[i] == nil {
+			a.next.ID = ids[i]
+		}
+		a.done <- errs[i]
+	}
 }
 
 const historyColumns = `id, origin, size, root, checkpoint, cosigned, cosignature, time`
