@@ -52,7 +52,8 @@ func newTestLog(t *testing.T, run bool, mutate func(*sequencer.Config)) *testLog
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := sequencer.Config{Signer: signer, Storage: store, MaxAge: 2 * time.Millisecond, PublishInterval: 10 * time.Millisecond}
+	// No map-root entries (they would take indices the tests expect).
+	cfg := sequencer.Config{Signer: signer, Storage: store, MaxAge: 2 * time.Millisecond, PublishInterval: 10 * time.Millisecond, MapEpoch: time.Hour}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -41,8 +41,8 @@ func TestPullFollowsCredlog(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &logd.Config{Origin: "log.example/credlog", DataDir: filepath.Join(dir, "log"), Listen: "127.0.0.1:0",
-		BatchMaxAge: logd.Duration{Duration: 2 * time.Millisecond},
-		Issuers:     []logd.IssuerConfig{{Name: "id.example.gov", Key: vkey, VRFKey: vrfPub}}}
+		BatchMaxAge: logd.Duration{Duration: 2 * time.Millisecond}, MapEpoch: logd.Duration{Duration: time.Hour},
+		Issuers: []logd.IssuerConfig{{Name: "id.example.gov", Key: vkey, VRFKey: vrfPub}}}
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	go func() {
 		done <- logd.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a string) { addrc <- a })

@@ -14,11 +14,18 @@ import (
 )
 
 func (l *Log) sequenceLoop(ctx context.Context) error {
+	epoch := time.NewTicker(l.cfg.MapEpoch)
+	defer epoch.Stop()
 	for {
 		var batch []*pending
 		select {
 		case p := <-l.queue:
 			batch = append(batch, p)
+		case <-epoch.C:
+			if err := l.appendMapRoot(context.WithoutCancel(ctx)); err != nil {
+				return err
+			}
+			continue
 		case <-ctx.Done():
 			return nil
 		}
@@ -40,6 +47,11 @@ func (l *Log) sequenceLoop(ctx context.Context) error {
 		// context that outlives it.
 		if err := l.sequence(context.WithoutCancel(ctx), batch); err != nil {
 			return err
+		}
+		if l.mapDue() {
+			if err := l.appendMapRoot(context.WithoutCancel(ctx)); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -73,6 +85,12 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 		if idx, ok := logged[p.Leaf]; ok {
 			l.m.submissions.WithLabelValues("duplicate").Inc()
 			p.resolve(idx, true, nil)
+			continue
+		}
+		if p.Ev.Type == entry.TypeMapRoot {
+			// Only the sequencer appends map-root entries, with the map
+			// update they commit to.
+			p.resolve(0, false, errors.New("sequencer: map-root entries are appended by the log itself"))
 			continue
 		}
 		if idx, ok := inBatch[p.Leaf]; ok {
@@ -144,6 +162,7 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	l.m.commitSeconds.Observe(time.Since(commitStart).Seconds())
 	l.builder = nb
 	l.learnKeys(b.State.Issuers)
+	mapErr := l.mapPending.AddChanges(b.State)
 	l.mu.Lock()
 	l.committed = u.Size
 	close(l.commitCh)
@@ -156,6 +175,9 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	l.m.batchSize.Observe(float64(len(data)))
 	l.m.treeSize.Set(float64(u.Size))
 	l.m.batchSeconds.Observe(time.Since(start).Seconds())
+	if mapErr != nil {
+		return fmt.Errorf("sequencer: couldn't collect the batch's map updates: %w", mapErr)
+	}
 	return nil
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/tiles"
+	"github.com/credlog/credlog/log/vmap"
 )
 
 // Errors a submitter can get.
@@ -70,6 +71,14 @@ type Config struct {
 	// PublishInterval is how often the publisher retries or checks for
 	// new entries when idle (default 1s).
 	PublishInterval time.Duration
+	// MapEpoch is how often the log appends a map-root entry committing
+	// to the verifiable map over the entries before it, when entries
+	// changed the map since the previous one (default 5s).
+	MapEpoch time.Duration
+	// MapMaxPending bounds the map updates (distinct credentials and
+	// subjects) pending between map-root entries: past it, a map-root
+	// entry is appended without waiting for the epoch (default 65536).
+	MapMaxPending int
 	// Logger receives the log's diagnostics (default slog.Default()).
 	Logger *slog.Logger
 	// Metrics, if set, receives the log's measurements.
@@ -87,7 +96,9 @@ type Log struct {
 	m      *Metrics
 
 	// Sequencer-owned.
-	builder *tiles.Builder
+	builder    *tiles.Builder
+	mapTree    *vmap.Tree
+	mapPending vmap.Pending // map updates since the latest map-root entry
 
 	keysMu sync.RWMutex
 	keys   map[string]issuerKey // issuer → current key, as committed
@@ -125,6 +136,12 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.PublishInterval <= 0 {
 		cfg.PublishInterval = time.Second
 	}
+	if cfg.MapEpoch <= 0 {
+		cfg.MapEpoch = 5 * time.Second
+	}
+	if cfg.MapMaxPending <= 0 {
+		cfg.MapMaxPending = 65536
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -153,6 +170,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		log:       cfg.Logger,
 		m:         cfg.Metrics,
 		builder:   b,
+		mapTree:   vmap.NewTree(cfg.Storage),
 		keys:      make(map[string]issuerKey),
 		committed: ts.Size,
 		pubCh:     make(chan struct{}),
@@ -162,6 +180,9 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		l.published, l.pubTime = size, time.Now()
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return nil, fmt.Errorf("couldn't read the latest checkpoint: %w", err)
+	}
+	if err := l.recoverPending(ctx, ts.Size); err != nil {
+		return nil, err
 	}
 	l.m.treeSize.Set(float64(ts.Size))
 	l.m.publishedSize.Set(float64(l.published))

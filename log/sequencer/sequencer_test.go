@@ -36,6 +36,8 @@ type env struct {
 	l      *sequencer.Log
 	cancel context.CancelFunc
 	done   chan error
+
+	mapEpoch time.Duration // Config.MapEpoch at the next start
 }
 
 func newEnv(t testing.TB) *env {
@@ -59,7 +61,11 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	l, err := sequencer.New(context.Background(), sequencer.Config{Signer: e.logKey, Storage: st, MaxAge: 5 * time.Millisecond, PublishInterval: 20 * time.Millisecond})
+	epoch := e.mapEpoch
+	if epoch == 0 {
+		epoch = time.Hour // no map-root entries among the indices the tests expect
+	}
+	l, err := sequencer.New(context.Background(), sequencer.Config{Signer: e.logKey, Storage: st, MaxAge: 5 * time.Millisecond, PublishInterval: 20 * time.Millisecond, MapEpoch: epoch})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/vmap"
 )
 
 // ErrNotFound is returned by reads of things that do not exist (yet).
@@ -77,6 +78,23 @@ type Batch struct {
 	Bundles []Bundle  // every bundle the batch changed
 	Tree    TreeState // the tree after the batch
 	State   *state.Changes
+
+	// Map, if not nil, is the update of the verifiable map (package vmap)
+	// that the batch commits: the pending map updates of the entries
+	// before the map-root entry at MapIndex, which the batch appends and
+	// whose root is Map.Root. Commit writes it in the batch's transaction
+	// after checking that the stored map root is Map.Base (otherwise an
+	// error, and nothing is written), so the stored map is always the map
+	// of the latest map-root entry.
+	Map      *vmap.Diff
+	MapIndex uint64
+}
+
+// MapRoot is the root of the stored map and the index of the map-root
+// entry that commits to it.
+type MapRoot struct {
+	Index uint64
+	Root  vmap.Hash
 }
 
 // Storage is a log's database.
@@ -91,6 +109,15 @@ type Batch struct {
 // Commit detects a second one through ConflictError.
 type Storage interface {
 	state.Reader
+
+	// ReadNodes reads nodes of the stored map (vmap.NodeReader), all ids
+	// of one call in one read transaction; absent positions are empty
+	// nodes.
+	vmap.NodeReader
+	// MapRoot returns the root of the stored map and the index of its
+	// map-root entry, as the latest batch with a Map wrote them, or
+	// ErrNotFound if no batch had one.
+	MapRoot(ctx context.Context) (*MapRoot, error)
 
 	// Tree returns the committed tree state. An empty log has Size 0.
 	Tree(ctx context.Context) (*TreeState, error)

@@ -39,6 +39,9 @@ type Config struct {
 	BatchMaxEntries int `json:"batch_max_entries"`
 	// BatchMaxAge bounds how long a batch waits to fill. Default "50ms".
 	BatchMaxAge Duration `json:"batch_max_age"`
+	// MapEpoch is how often the log appends a map-root entry when the map
+	// changed. Default "5s".
+	MapEpoch Duration `json:"map_epoch"`
 	// QueueSize bounds the events waiting for the sequencer; beyond it
 	// submissions get 503. Default 65536.
 	QueueSize int `json:"queue_size"`

@@ -119,6 +119,10 @@ func start(t *testing.T, cfg Config) *running {
 // startWith starts credlogd with the given logger.
 func startWith(t *testing.T, cfg Config, logger *slog.Logger) *running {
 	t.Helper()
+	if cfg.MapEpoch.Duration == 0 {
+		// No map-root entries among the indices the tests expect.
+		cfg.MapEpoch = Duration{time.Hour}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)

@@ -52,6 +52,11 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
 			return err
 		}
 	}
+	if b.Map != nil {
+		if err := writeMap(ctx, tx, b); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, "UPDATE tree SET size = ?, root = ?, edge = ? WHERE id = 0",
 		b.Tree.Size, b.Tree.Root[:], bytes.Join(b.Tree.Edge, nil)); err != nil {
 		return fmt.Errorf("couldn't write tree state: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/credlog/credlog/log/storage/sqlite"
 	"github.com/credlog/credlog/log/storage/storagetest"
 	"github.com/credlog/credlog/log/tiles"
+	"github.com/credlog/credlog/log/vmap/vmaptest"
 )
 
 func TestConformance(t *testing.T) {
@@ -183,4 +184,18 @@ func TestOpenReadOnlyAfterCrash(t *testing.T) {
 		}
 	}
 	checkReadOnly(t, filepath.Join(dir, "log.db"), &storage.TreeState{Size: 320, Root: [32]byte(root)})
+}
+
+func TestMapNodes(t *testing.T) {
+	dir := t.TempDir()
+	n := 0
+	vmaptest.Run(t, func(t *testing.T) vmaptest.Store {
+		n++
+		s, err := sqlite.Open(context.Background(), filepath.Join(dir, fmt.Sprintf("map-%d.db", n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }

@@ -41,6 +41,8 @@ func Run(t *testing.T, open Opener) {
 		{"ScanCheckpoints", testScanCheckpoints},
 		{"ScanIndex", testScanIndex},
 		{"ScanState", testScanState},
+		{"Map", testMap},
+		{"MapAtomicFailure", testMapAtomicFailure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open) })

@@ -1,0 +1,167 @@
+package sequencer_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"iter"
+	"testing"
+	"time"
+
+	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/tiles"
+	"github.com/credlog/credlog/log/vmap"
+)
+
+// storedEntries yields the first size entries of the log in s.
+func storedEntries(ctx context.Context, s storage.Storage, size uint64) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		for b := uint64(0); b*tiles.Width < size; b++ {
+			data, err := s.ReadBundle(ctx, b)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			raws, err := tiles.BundleEntries(data)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for i, raw := range raws {
+				if b*tiles.Width+uint64(i) >= size {
+					return
+				}
+				if !yield(raw, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// waitMapRoot waits until a map-root entry covers the first size entries.
+func (e *env) waitMapRoot(size uint64) *storage.MapRoot {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		mr, err := e.l.Storage().MapRoot(context.Background())
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			e.t.Fatal(err)
+		}
+		if err == nil && mr.Index >= size {
+			return mr
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.t.Fatalf("no map-root entry covers %d entries", size)
+	return nil
+}
+
+// rebuild replays the whole stored log, checks every map-root entry, and
+// checks that the stored map is the map of the latest one.
+func (e *env) rebuild() *vmap.Rebuilder {
+	e.t.Helper()
+	ctx := context.Background()
+	s := e.l.Storage()
+	ts, err := s.Tree(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := vmap.Rebuild(ctx, e.l.Rules(), storedEntries(ctx, s, ts.Size))
+	if err != nil {
+		e.t.Fatalf("rebuild: %v", err)
+	}
+	mr, err := s.MapRoot(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	stored, err := vmap.NewTree(s).Root(ctx)
+	if err != nil || stored != mr.Root {
+		e.t.Fatalf("stored map root %x (%v), map-root entry %d commits to %x", stored, err, mr.Index, mr.Root)
+	}
+	// The map-root entry is the one the storage names.
+	var last []byte
+	for raw, err := range storedEntries(ctx, s, mr.Index+1) {
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		last = raw
+	}
+	ev, err := entry.Parse(last)
+	if err != nil || ev.Type != entry.TypeMapRoot || ev.MapRoot != mr.Root || ev.TreeSize != mr.Index {
+		e.t.Fatalf("entry %d is not the stored map root's entry: %+v, %v", mr.Index, ev, err)
+	}
+	return r
+}
+
+func TestMapRootEpochs(t *testing.T) {
+	e := &env{t: t, dir: t.TempDir(), mapEpoch: 20 * time.Millisecond}
+	base := newEnv(t)
+	e.logKey, e.issKey = base.logKey, base.issKey
+	e.start()
+	t.Cleanup(e.stop)
+
+	var size uint64
+	submit := func(raw []byte) {
+		t.Helper()
+		r := e.submit(raw)
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		size = max(size, r.Index+1)
+	}
+	submit(e.registration())
+	for i := range 40 {
+		submit(e.issue(i))
+		if i%10 == 9 {
+			size = e.waitMapRoot(size).Index + 1
+		}
+	}
+	submit(e.revoke(3))
+	mr := e.waitMapRoot(size)
+	r := e.rebuild()
+	if r.MapRoots() < 5 {
+		t.Fatalf("%d map-root entries checked, want at least 5", r.MapRoots())
+	}
+
+	// Entries after the latest map-root entry, then a restart: the
+	// pending updates are recovered from storage.
+	e.stop()
+	e.mapEpoch = time.Hour
+	e.start()
+	size = mr.Index + 1
+	for i := 40; i < 50; i++ {
+		submit(e.issue(i))
+	}
+	submit(e.revoke(41))
+	submit(e.revoke(5))
+	if got, _ := e.l.Storage().MapRoot(context.Background()); got.Index != mr.Index {
+		t.Fatalf("map-root entry %d appended before the epoch", got.Index)
+	}
+	e.stop()
+	e.mapEpoch = 20 * time.Millisecond
+	e.start()
+	e.waitMapRoot(size)
+	r = e.rebuild()
+
+	// A credential revoked before the latest map root is proved revoked.
+	c, err := r.State().Credential(issuer, credID(41))
+	if err != nil || c == nil || c.Status != state.StatusRevoked {
+		t.Fatalf("credential 41: %+v %v", c, err)
+	}
+	key := vmap.CredentialKey(issuer, credID(41))
+	root, _ := vmap.NewTree(e.l.Storage()).Root(context.Background())
+	p, v, err := vmap.NewTree(e.l.Storage()).Prove(context.Background(), key)
+	if err != nil || v == nil {
+		t.Fatalf("prove credential 41: %v (value %x)", err, v)
+	}
+	pb, _ := p.Marshal()
+	if _, err := vmap.VerifyCredentialStatus(root, issuer, credID(41), c.Status, v, pb); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func credID(n int) entry.Hash { return sha256.Sum256(fmt.Appendf(nil, "c%d", n)) }

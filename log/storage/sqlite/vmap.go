@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/vmap"
+)
+
+// ReadNodes implements storage.Storage (vmap.NodeReader): one read
+// transaction per call, so that a call sees one committed map.
+func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't begin map read: %w", err)
+	}
+	defer tx.Rollback()
+	return readNodes(ctx, tx, ids)
+}
+
+func readNodes(ctx context.Context, tx *sql.Tx, ids []vmap.NodeID) ([]vmap.Node, error) {
+	st, err := tx.PrepareContext(ctx, "SELECT node FROM map_nodes WHERE depth = ? AND prefix = ?")
+	if err != nil {
+		return nil, fmt.Errorf("couldn't prepare: %w", err)
+	}
+	defer st.Close()
+	out := make([]vmap.Node, len(ids))
+	for i, id := range ids {
+		var b []byte
+		err := st.QueryRowContext(ctx, id.Depth, id.PrefixBytes()).Scan(&b)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read map node %s: %w", id, err)
+		}
+		if out[i], err = vmap.ParseNode(id, b); err != nil {
+			return nil, fmt.Errorf("storage: map node %s: %w", id, err)
+		}
+	}
+	return out, nil
+}
+
+// WriteNodes implements vmap.NodeWriter: it writes nodes outside any log
+// batch, in one transaction, with no check of the map root. It is for
+// tests (vmaptest) and tools; a log writes its map through Batch.Map.
+func (s *Storage) WriteNodes(ctx context.Context, writes []vmap.NodeWrite) (err error) {
+	if s.w == nil {
+		return errReadOnly
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("couldn't begin map write: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err := writeNodes(ctx, tx, writes); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("couldn't commit map write: %w", err)
+	}
+	return nil
+}
+
+// writeNodes makes writes in tx: INSERT OR REPLACE for nodes, DELETE for
+// empty ones. A node that may not be stored where it is written is an
+// error.
+func writeNodes(ctx context.Context, tx *sql.Tx, writes []vmap.NodeWrite) error {
+	put, err := tx.PrepareContext(ctx, "INSERT OR REPLACE INTO map_nodes (depth, prefix, node) VALUES (?, ?, ?)")
+	if err != nil {
+		return fmt.Errorf("couldn't prepare: %w", err)
+	}
+	defer put.Close()
+	del, err := tx.PrepareContext(ctx, "DELETE FROM map_nodes WHERE depth = ? AND prefix = ?")
+	if err != nil {
+		return fmt.Errorf("couldn't prepare: %w", err)
+	}
+	defer del.Close()
+	for _, w := range writes {
+		if w.Node.Kind == vmap.KindEmpty {
+			if _, err := del.ExecContext(ctx, w.ID.Depth, w.ID.PrefixBytes()); err != nil {
+				return fmt.Errorf("couldn't clear map node %s: %w", w.ID, err)
+			}
+			continue
+		}
+		b, err := vmap.MarshalNode(w.Node)
+		if err != nil {
+			return fmt.Errorf("storage: map node %s: %w", w.ID, err)
+		}
+		// ParseNode checks that the node may be stored at its position.
+		if _, err := vmap.ParseNode(w.ID, b); err != nil {
+			return fmt.Errorf("storage: map node %s: %w", w.ID, err)
+		}
+		if _, err := put.ExecContext(ctx, w.ID.Depth, w.ID.PrefixBytes(), b); err != nil {
+			return fmt.Errorf("couldn't write map node %s: %w", w.ID, err)
+		}
+	}
+	return nil
+}
+
+// writeMap writes a batch's map diff after checking that the stored map
+// root is its base, and records the new root and its map-root entry.
+func writeMap(ctx context.Context, tx *sql.Tx, b *storage.Batch) error {
+	d := b.Map
+	if b.MapIndex < b.Start || b.MapIndex >= b.Start+uint64(len(b.Entries)) {
+		return fmt.Errorf("storage: map-root index %d is not in the batch [%d, %d)", b.MapIndex, b.Start, b.Start+uint64(len(b.Entries)))
+	}
+	root, err := readNodes(ctx, tx, []vmap.NodeID{vmap.RootID})
+	if err != nil {
+		return err
+	}
+	if root[0].Hash != d.Base {
+		return fmt.Errorf("storage: map update applies to map root %x, but the stored map root is %x", d.Base, root[0].Hash)
+	}
+	if err := writeNodes(ctx, tx, d.Writes); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO map_root (id, idx, root) VALUES (0, ?, ?)", b.MapIndex, d.Root[:]); err != nil {
+		return fmt.Errorf("couldn't write map root: %w", err)
+	}
+	return nil
+}
+
+// MapRoot implements storage.Storage.
+func (s *Storage) MapRoot(ctx context.Context) (*storage.MapRoot, error) {
+	var r storage.MapRoot
+	var root []byte
+	if err := s.row(ctx, "SELECT idx, root FROM map_root WHERE id = 0").Scan(&r.Index, &root); err != nil {
+		return nil, notFound(err, "map root")
+	}
+	if len(root) != len(r.Root) {
+		return nil, fmt.Errorf("storage: corrupt map root (%d bytes)", len(root))
+	}
+	copy(r.Root[:], root)
+	return &r, nil
+}
