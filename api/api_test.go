@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
@@ -25,6 +28,7 @@ import (
 	"github.com/credlog/credlog/log/sequencer"
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/tlogproof"
+	"github.com/credlog/credlog/log/vmap"
 )
 
 var ctx = context.Background()
@@ -556,3 +560,90 @@ func TestBatchKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// getMap fetches a map proof.
+func getMap(t *testing.T, tl *testLog, path string) (*api.MapProofResponse, int) {
+	t.Helper()
+	resp, err := http.Get(tl.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var mp api.MapProofResponse
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&mp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &mp, resp.StatusCode
+}
+
+// TestMapProofs checks the map endpoints end to end: a credential's status
+// and a subject's complete history, each proved against the root of a
+// map-root entry that is itself proved in a signed checkpoint.
+func TestMapProofs(t *testing.T) {
+	tl := newTestLog(t, true, func(c *sequencer.Config) { c.MapEpoch = 20 * time.Millisecond })
+	credPath := "/map/credential/" + hexOf(cred(1)) + "?issuer=" + issuer
+	if _, code := getMap(t, tl, credPath); code != http.StatusNotFound {
+		t.Fatalf("map proof before any map-root: %d, want 404", code)
+	}
+	var last uint64
+	for _, raw := range [][]byte{tl.registration(), tl.issue(1, 1, 1, -1), tl.status(entry.TypeRevoke, 1, 1), tl.issue(1, 2, 2, 1)} {
+		r, err := tl.c.Submit(ctx, raw, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = r.Index
+	}
+	// Wait for a map-root after the last event, covered by a checkpoint.
+	var mp *api.MapProofResponse
+	for range 500 {
+		var code int
+		mp, code = getMap(t, tl, credPath)
+		if code == http.StatusOK && mp.MapRootIndex > last && mp.MapRootProof != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if mp.MapRootProof == "" {
+		t.Fatal("no map-root entry covered by a checkpoint")
+	}
+	mr, err := entry.Parse(mp.MapRootEntry)
+	if err != nil || mr.Type != entry.TypeMapRoot || mr.TreeSize != mp.MapRootIndex {
+		t.Fatalf("map-root entry: %+v, %v", mr, err)
+	}
+	p, err := tlogproof.Parse([]byte(mp.MapRootProof))
+	if err != nil || p.Index != mp.MapRootIndex {
+		t.Fatalf("map-root proof: %v", err)
+	}
+	if _, _, err := p.Verify(mp.MapRootEntry, origin, tl.verifier()); err != nil {
+		t.Fatalf("map-root proof does not verify: %v", err)
+	}
+	root := vmap.Hash(mr.MapRoot)
+	if _, err := vmap.VerifyCredentialStatus(root, issuer, cred(1), state.StatusRevoked, mp.Value, mp.Proof); err != nil {
+		t.Fatalf("revoked credential: %v", err)
+	}
+	if _, err := vmap.VerifyCredentialStatus(root, issuer, cred(1), state.StatusActive, mp.Value, mp.Proof); err == nil {
+		t.Fatal("a revoked credential proved active")
+	}
+	sp, code := getMap(t, tl, "/map/subject/"+hexOf(subj(1))+"?issuer="+issuer)
+	if code != http.StatusOK || sp.MapRootIndex != mp.MapRootIndex || len(sp.Indices) != 3 {
+		t.Fatalf("subject proof: %d, %+v", code, sp)
+	}
+	if _, err := vmap.VerifySubjectHistory(root, issuer, subj(1), sp.Indices, sp.Value, sp.Proof); err != nil {
+		t.Fatalf("subject history: %v", err)
+	}
+	if _, err := vmap.VerifySubjectHistory(root, issuer, subj(1), sp.Indices[:2], sp.Value, sp.Proof); err == nil {
+		t.Fatal("a history without the reissue verified")
+	}
+	// An unknown credential is proved absent; a bad issuer is a 400.
+	ap, code := getMap(t, tl, "/map/credential/"+hexOf(cred(99))+"?issuer="+issuer)
+	if code != http.StatusOK || ap.Value != nil || vmap.VerifyAbsence(root, vmap.CredentialKey(issuer, cred(99)), ap.Proof) != nil {
+		t.Fatalf("absence: %d, %+v", code, ap)
+	}
+	if _, code := getMap(t, tl, "/map/credential/"+hexOf(cred(1))+"?issuer=bad%20name"); code != http.StatusBadRequest {
+		t.Fatalf("bad issuer: %d", code)
+	}
+}
+
+func hexOf(h entry.Hash) string { return hex.EncodeToString(h[:]) }

@@ -77,6 +77,8 @@ func NewServer(cfg Config) *Server {
 	r.HandleFunc("/events/batch", s.serveSubmitBatch).Methods(http.MethodPost)
 	r.HandleFunc("/lookup/credential/{hash:[0-9a-f]{64}}", s.serveLookup(lookupCredential)).Methods(http.MethodGet)
 	r.HandleFunc("/lookup/subject/{hash:[0-9a-f]{64}}", s.serveLookup(lookupSubject)).Methods(http.MethodGet)
+	r.HandleFunc("/map/credential/{hash:[0-9a-f]{64}}", s.serveMap(false)).Methods(http.MethodGet)
+	r.HandleFunc("/map/subject/{hash:[0-9a-f]{64}}", s.serveMap(true)).Methods(http.MethodGet)
 	r.HandleFunc("/proof/inclusion", s.serveInclusion).Methods(http.MethodGet)
 	r.HandleFunc("/proof/consistency", s.serveConsistency).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", s.serveHealth).Methods(http.MethodGet)
