@@ -22,7 +22,8 @@ func (l *Log) sequenceLoop(ctx context.Context) error {
 		case p := <-l.queue:
 			batch = append(batch, p)
 		case <-epoch.C:
-			if err := l.appendMapRoot(context.WithoutCancel(ctx)); err != nil {
+			idle := time.Since(l.lastMapRoot) >= l.cfg.MapIdle
+			if err := l.appendMapRoot(context.WithoutCancel(ctx), idle); err != nil {
 				return err
 			}
 			continue
@@ -49,7 +50,7 @@ func (l *Log) sequenceLoop(ctx context.Context) error {
 			return err
 		}
 		if l.mapDue() {
-			if err := l.appendMapRoot(context.WithoutCancel(ctx)); err != nil {
+			if err := l.appendMapRoot(context.WithoutCancel(ctx), false); err != nil {
 				return err
 			}
 		}

@@ -108,10 +108,11 @@ func (l *Log) mapDue() bool { return l.mapPending.Len() >= l.cfg.MapMaxPending }
 
 // appendMapRoot appends a map-root entry committing to the map over every
 // entry before it, with the map diff in the same batch, if any map update
-// is pending. It returns an error only when the log must stop; a batch
-// that did not commit is retried at the next epoch.
-func (l *Log) appendMapRoot(ctx context.Context) error {
-	if l.mapPending.Len() == 0 {
+// is pending or if idle (the map is the same, but a fresh entry keeps
+// status proofs fresh). It returns an error only when the log must stop; a
+// batch that did not commit is retried at the next epoch.
+func (l *Log) appendMapRoot(ctx context.Context, idle bool) error {
+	if l.mapPending.Len() == 0 && (!idle || l.builder.Size() == 0) {
 		return nil
 	}
 	start := time.Now()
@@ -174,6 +175,7 @@ func (l *Log) appendMapRoot(ctx context.Context) error {
 	}
 	l.builder = nb
 	l.mapPending.Reset()
+	l.lastMapRoot = time.Now()
 	l.mu.Lock()
 	l.committed = u.Size
 	close(l.commitCh)

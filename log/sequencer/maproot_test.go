@@ -165,3 +165,30 @@ func TestMapRootEpochs(t *testing.T) {
 }
 
 func credID(n int) entry.Hash { return sha256.Sum256(fmt.Appendf(nil, "c%d", n)) }
+
+// TestMapRootWhenIdle checks that an idle log still appends a map-root
+// entry every MapIdle, so that status proofs stay fresh, and that each
+// commits to the same map.
+func TestMapRootWhenIdle(t *testing.T) {
+	e := &env{t: t, dir: t.TempDir(), mapEpoch: 10 * time.Millisecond, mapIdle: 50 * time.Millisecond}
+	base := newEnv(t)
+	e.logKey, e.issKey = base.logKey, base.issKey
+	e.start()
+	t.Cleanup(e.stop)
+	if r := e.submit(e.registration()); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if r := e.submit(e.issue(1)); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	first := e.waitMapRoot(2)
+	// No more events: later map-root entries come from idleness alone.
+	second := e.waitMapRoot(first.Index + 1)
+	third := e.waitMapRoot(second.Index + 1)
+	if second.Root != first.Root || third.Root != first.Root {
+		t.Fatalf("idle map-roots changed the map: %x, %x, %x", first.Root, second.Root, third.Root)
+	}
+	if r := e.rebuild(); r.MapRoots() < 3 {
+		t.Fatalf("%d map-root entries checked, want at least 3", r.MapRoots())
+	}
+}

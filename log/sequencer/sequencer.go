@@ -79,6 +79,10 @@ type Config struct {
 	// subjects) pending between map-root entries: past it, a map-root
 	// entry is appended without waiting for the epoch (default 65536).
 	MapMaxPending int
+	// MapIdle is the longest the log goes without a map-root entry, even
+	// when nothing changed, so that status proofs stay fresh (default
+	// 5m).
+	MapIdle time.Duration
 	// Logger receives the log's diagnostics (default slog.Default()).
 	Logger *slog.Logger
 	// Metrics, if set, receives the log's measurements.
@@ -96,9 +100,12 @@ type Log struct {
 	m      *Metrics
 
 	// Sequencer-owned.
-	builder    *tiles.Builder
-	mapTree    *vmap.Tree
-	mapPending vmap.Pending // map updates since the latest map-root entry
+	builder *tiles.Builder
+	mapTree *vmap.Tree
+	// lastMapRoot is when the latest map-root entry was appended (or the
+	// log started).
+	lastMapRoot time.Time
+	mapPending  vmap.Pending // map updates since the latest map-root entry
 
 	keysMu sync.RWMutex
 	keys   map[string]issuerKey // issuer → current key, as committed
@@ -139,6 +146,9 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.MapEpoch <= 0 {
 		cfg.MapEpoch = 5 * time.Second
 	}
+	if cfg.MapIdle <= 0 {
+		cfg.MapIdle = 5 * time.Minute
+	}
 	if cfg.MapMaxPending <= 0 {
 		cfg.MapMaxPending = 65536
 	}
@@ -162,19 +172,20 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("sequencer: stored root %x does not match the stored right edge (%x)", ts.Root, b.Root())
 	}
 	l := &Log{
-		cfg:       cfg,
-		origin:    cfg.Signer.Name(),
-		rules:     state.NewRules(cfg.Signer.Name(), cfg.Signer.Public()),
-		store:     cfg.Storage,
-		queue:     make(chan *pending, cfg.QueueSize),
-		log:       cfg.Logger,
-		m:         cfg.Metrics,
-		builder:   b,
-		mapTree:   vmap.NewTree(cfg.Storage),
-		keys:      make(map[string]issuerKey),
-		committed: ts.Size,
-		pubCh:     make(chan struct{}),
-		commitCh:  make(chan struct{}),
+		cfg:         cfg,
+		origin:      cfg.Signer.Name(),
+		rules:       state.NewRules(cfg.Signer.Name(), cfg.Signer.Public()),
+		store:       cfg.Storage,
+		queue:       make(chan *pending, cfg.QueueSize),
+		log:         cfg.Logger,
+		m:           cfg.Metrics,
+		builder:     b,
+		mapTree:     vmap.NewTree(cfg.Storage),
+		lastMapRoot: time.Now(),
+		keys:        make(map[string]issuerKey),
+		committed:   ts.Size,
+		pubCh:       make(chan struct{}),
+		commitCh:    make(chan struct{}),
 	}
 	if size, _, err := cfg.Storage.LatestCheckpoint(ctx); err == nil {
 		l.published, l.pubTime = size, time.Now()

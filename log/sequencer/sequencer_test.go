@@ -38,6 +38,7 @@ type env struct {
 	done   chan error
 
 	mapEpoch time.Duration // Config.MapEpoch at the next start
+	mapIdle  time.Duration // Config.MapIdle at the next start
 }
 
 func newEnv(t testing.TB) *env {
@@ -65,7 +66,7 @@ func (e *env) start() {
 	if epoch == 0 {
 		epoch = time.Hour // no map-root entries among the indices the tests expect
 	}
-	l, err := sequencer.New(context.Background(), sequencer.Config{Signer: e.logKey, Storage: st, MaxAge: 5 * time.Millisecond, PublishInterval: 20 * time.Millisecond, MapEpoch: epoch})
+	l, err := sequencer.New(context.Background(), sequencer.Config{Signer: e.logKey, Storage: st, MaxAge: 5 * time.Millisecond, PublishInterval: 20 * time.Millisecond, MapEpoch: epoch, MapIdle: e.mapIdle})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -42,6 +42,9 @@ type Config struct {
 	// MapEpoch is how often the log appends a map-root entry when the map
 	// changed. Default "5s".
 	MapEpoch Duration `json:"map_epoch"`
+	// MapIdle is the longest the log goes without a map-root entry when
+	// nothing changes, so that status proofs stay fresh. Default "5m".
+	MapIdle Duration `json:"map_idle"`
 	// QueueSize bounds the events waiting for the sequencer; beyond it
 	// submissions get 503. Default 65536.
 	QueueSize int `json:"queue_size"`

@@ -60,8 +60,8 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(addr 
 	l, err := sequencer.New(ctx, sequencer.Config{
 		Signer: signer, Storage: store, Logger: logger, Metrics: sequencer.NewMetrics(reg),
 		MaxBatch: cfg.BatchMaxEntries, MaxAge: cfg.BatchMaxAge.Duration, QueueSize: cfg.QueueSize,
-		MapEpoch: cfg.MapEpoch.Duration,
-		Publish:  publish,
+		MapEpoch: cfg.MapEpoch.Duration, MapIdle: cfg.MapIdle.Duration,
+		Publish: publish,
 	})
 	if err != nil {
 		return err
