@@ -97,41 +97,23 @@ const leafChunk = 256
 // LookupLeaves implements storage.Storage.
 func (s *Storage) LookupLeaves(ctx context.Context, hashes [][32]byte) (map[[32]byte]uint64, error) {
 	out := make(map[[32]byte]uint64)
-	for len(hashes) > 0 {
-		n := min(len(hashes), leafChunk)
-		args := make([]any, n)
-		for i := range n {
-			args[i] = hashes[i][:]
+	err := s.inChunks(ctx, len(hashes), leafChunk, func(lo, hi int) (string, []any) {
+		args := make([]any, 0, hi-lo)
+		for _, h := range hashes[lo:hi] {
+			args = append(args, h[:])
 		}
-		query := "SELECT hash, idx FROM leaves WHERE hash IN (?" + strings.Repeat(",?", n-1) + ")"
-		var rows *sql.Rows
-		var err error
-		if n == leafChunk {
-			var st *sql.Stmt
-			if st, err = s.stmt(ctx, query); err == nil {
-				rows, err = st.QueryContext(ctx, args...)
-			}
-		} else {
-			rows, err = s.r.QueryContext(ctx, query, args...)
+		return "SELECT hash, idx FROM leaves WHERE hash IN (?" + strings.Repeat(",?", hi-lo-1) + ")", args
+	}, func(rows *sql.Rows) error {
+		var h []byte
+		var idx uint64
+		if err := rows.Scan(&h, &idx); err != nil {
+			return err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("couldn't look up leaves: %w", err)
-		}
-		for rows.Next() {
-			var h []byte
-			var idx uint64
-			if err := rows.Scan(&h, &idx); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("couldn't read leaf: %w", err)
-			}
-			out[[32]byte(h)] = idx
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("couldn't look up leaves: %w", err)
-		}
-		hashes = hashes[n:]
+		out[[32]byte(h)] = idx
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't look up leaves: %w", err)
 	}
 	return out, nil
 }
@@ -180,16 +162,25 @@ func (s *Storage) ReadState(ctx context.Context, creds, subjects []storage.Recor
 // readRecords runs prefix + "(?, ?), ...)" over keys in chunks, calling
 // scan for each row.
 func (s *Storage) readRecords(ctx context.Context, keys []storage.RecordKey, prefix string, scan func(*sql.Rows) error) error {
-	for len(keys) > 0 {
-		n := min(len(keys), stateChunk)
-		args := make([]any, 0, 2*n)
-		for _, k := range keys[:n] {
+	return s.inChunks(ctx, len(keys), stateChunk, func(lo, hi int) (string, []any) {
+		args := make([]any, 0, 2*(hi-lo))
+		for _, k := range keys[lo:hi] {
 			args = append(args, k.Issuer, k.ID[:])
 		}
-		query := prefix + "(?, ?)" + strings.Repeat(", (?, ?)", n-1) + ")"
+		return prefix + "(?, ?)" + strings.Repeat(", (?, ?)", hi-lo-1) + ")", args
+	}, scan)
+}
+
+// inChunks runs the query that build makes for each chunk [lo, hi) of n
+// items, calling scan for each row. Full chunks share one cached
+// statement; the last, shorter one is prepared on the fly.
+func (s *Storage) inChunks(ctx context.Context, n, chunk int, build func(lo, hi int) (string, []any), scan func(*sql.Rows) error) error {
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(n, lo+chunk)
+		query, args := build(lo, hi)
 		var rows *sql.Rows
 		var err error
-		if n == stateChunk {
+		if hi-lo == chunk {
 			var st *sql.Stmt
 			if st, err = s.stmt(ctx, query); err == nil {
 				rows, err = st.QueryContext(ctx, args...)
@@ -211,7 +202,6 @@ func (s *Storage) readRecords(ctx context.Context, keys []storage.RecordKey, pre
 		if err != nil {
 			return err
 		}
-		keys = keys[n:]
 	}
 	return nil
 }
