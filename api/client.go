@@ -169,3 +169,11 @@ func IsStatus(err error, status int) bool {
 	var he *HTTPError
 	return errors.As(err, &he) && he.Status == status
 }
+
+// MapCredential returns the map proof of a credential's status against
+// the latest map-root entry (GET /map/credential/<id>?issuer=NAME).
+func (c *Client) MapCredential(ctx context.Context, issuer string, id entry.Hash) (*MapProofResponse, error) {
+	var r MapProofResponse
+	q := url.Values{"issuer": {issuer}}
+	return &r, c.do(ctx, http.MethodGet, "map/credential/"+hex.EncodeToString(id[:])+"?"+q.Encode(), nil, &r)
+}

@@ -16,12 +16,15 @@
 //	issuer rotate-key  sign the issuer-key event that moves an issuer to a new signing key
 //	entry show         decode a log entry and print its fields
 //	fsck               check a stopped log's data directory offline
+//	bundle             fetch or refresh a credential's bundle from a log
+//	verify             check a credential bundle offline
 //
 // Run "credlog help <command>" or "credlog <command> -h" for a command's
 // flags; help goes to standard output. The issuer commands write each
 // signed event as PREFIX.event, the raw entry bytes that the log's
 // POST /events takes, and as PREFIX.event.b64. credlog exits with status
-// 0 on success, 1 when a command fails and 2 on a usage error.
+// 0 on success, 1 when a command fails and 2 on a usage error; credlog
+// verify exits 3 to 10 by failure class (see "credlog verify -h").
 package main
 
 import (

@@ -7,7 +7,8 @@
 // bundle) are added there beside the issuer and entry commands.
 //
 // Exit codes: 0 on success, 1 when a command fails, 2 on a usage error
-// (unknown command, bad or missing flags). Help that was asked for (-h,
+// (unknown command, bad or missing flags); credlog verify has one more
+// per failure class (ExitMalformed and those after it). Help that was asked for (-h,
 // "credlog help") goes to stdout and exits 0; usage errors go to stderr.
 package cli
 
@@ -56,7 +57,22 @@ var commands = []*command{
 	rotateKeyCommand,
 	entryShowCommand,
 	fsckCommand,
+	bundleCommand,
+	verifyCommand,
 }
+
+// exitError is a failure with its own exit code, such as a failure class
+// of credlog verify.
+type exitError struct {
+	code int
+	err  error
+}
+
+// Error implements error.
+func (x *exitError) Error() string { return x.err.Error() }
+
+// Unwrap returns the underlying error.
+func (x *exitError) Unwrap() error { return x.err }
 
 // usageError is an error in the command line: it exits with ExitUsage.
 type usageError struct{ msg string }
@@ -113,6 +129,9 @@ func run(e *env, args []string) int {
 	if u := (*usageError)(nil); errors.As(err, &u) {
 		fmt.Fprintf(e.stderr, "Run 'credlog %s -h' for usage.\n", cmd.name)
 		return ExitUsage
+	}
+	if x := (*exitError)(nil); errors.As(err, &x) {
+		return x.code
 	}
 	return ExitFailure
 }
