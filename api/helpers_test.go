@@ -63,7 +63,7 @@ func newTestLog(t *testing.T, run bool, mutate func(*sequencer.Config)) *testLog
 	}
 	_, ik, _ := ed25519.GenerateKey(nil)
 	tl := &testLog{t: t, logKey: signer, issKey: ik, store: store, l: l, done: make(chan error, 1)}
-	tl.srv = httptest.NewServer(api.NewServer(api.Config{Log: l, Storage: store, SyncTimeout: 5 * time.Second}))
+	tl.srv = httptest.NewServer(api.NewServer(api.Config{Log: l, Storage: cfg.Storage, SyncTimeout: 5 * time.Second}))
 	tl.c, _ = api.NewClient(tl.srv.URL, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	tl.cancel = cancel
