@@ -6,9 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,12 +13,11 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/credlog/credlog/api"
+	"github.com/credlog/credlog/api/apitest"
 	"github.com/credlog/credlog/log/bundle"
 	"github.com/credlog/credlog/log/credential"
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/keys"
-	"github.com/credlog/credlog/log/sequencer"
-	"github.com/credlog/credlog/log/storage/sqlite"
 	"github.com/credlog/credlog/log/tlogproof"
 	"github.com/credlog/credlog/log/vrf"
 	"github.com/credlog/credlog/log/witnessclient/policy"
@@ -47,36 +43,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	skey, _, err := keys.Generate(origin, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logKey, _ := keys.ParseSigner(skey)
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "log.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	l, err := sequencer.New(context.Background(), sequencer.Config{
-		Signer: logKey, Storage: store, Logger: quiet, MaxAge: 2 * time.Millisecond,
-		PublishInterval: 10 * time.Millisecond, MapEpoch: 20 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.NewServer(api.Config{Log: l, Storage: store, Logger: quiet, SyncTimeout: 5 * time.Second}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("log: %v", err)
-		}
-		store.Close()
-	})
-	c, _ := api.NewClient(srv.URL, nil)
+	running := apitest.Start(t, origin, 20*time.Millisecond)
+	logKey, c := running.Signer, running.Client
 
 	iskey, _, err := keys.Generate(issuerName, rand.Reader)
 	if err != nil {

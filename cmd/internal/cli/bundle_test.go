@@ -2,61 +2,22 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/credlog/credlog/api"
-	"github.com/credlog/credlog/log/keys"
-	"github.com/credlog/credlog/log/sequencer"
-	"github.com/credlog/credlog/log/storage/sqlite"
+	"github.com/credlog/credlog/api/apitest"
 )
 
 // startMapLog starts a log, like startLog, that appends map-root entries
 // every 20ms, so that status proofs cover new events at once.
 func startMapLog(t *testing.T) *testLog {
-	t.Helper()
-	skey, _, err := keys.Generate(logOrigin, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := keys.ParseSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "log.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	l, err := sequencer.New(context.Background(), sequencer.Config{
-		Signer: signer, Storage: store, Logger: quiet, MaxAge: 2 * time.Millisecond,
-		PublishInterval: 10 * time.Millisecond, MapEpoch: 20 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.NewServer(api.Config{Log: l, Storage: store, Logger: quiet, SyncTimeout: 5 * time.Second}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("log: %v", err)
-		}
-		store.Close()
-	})
-	return &testLog{url: srv.URL, signer: signer}
+	l := apitest.Start(t, logOrigin, 20*time.Millisecond)
+	return &testLog{url: l.URL, signer: l.Signer}
 }
 
 // credlogAt runs a command line in-process with the clock at now.

@@ -2,13 +2,9 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +13,9 @@ import (
 	"time"
 
 	"github.com/credlog/credlog/api"
+	"github.com/credlog/credlog/api/apitest"
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/keys"
-	"github.com/credlog/credlog/log/sequencer"
-	"github.com/credlog/credlog/log/storage/sqlite"
 	"github.com/credlog/credlog/log/tlogproof"
 )
 
@@ -201,42 +196,11 @@ type testLog struct {
 	signer *keys.Signer
 }
 
-// startLog starts a log that runs until the test ends.
+// startLog starts a log that runs until the test ends, without map-root
+// entries among the indices the test expects.
 func startLog(t *testing.T) *testLog {
-	t.Helper()
-	skey, _, err := keys.Generate(logOrigin, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := keys.ParseSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "log.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	l, err := sequencer.New(context.Background(), sequencer.Config{
-		Signer: signer, Storage: store, Logger: quiet, MaxAge: 2 * time.Millisecond, PublishInterval: 10 * time.Millisecond,
-		MapEpoch: time.Hour, // no map-root entries among the indices the test expects
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.NewServer(api.Config{Log: l, Storage: store, Logger: quiet, SyncTimeout: 5 * time.Second}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("log: %v", err)
-		}
-		store.Close()
-	})
-	return &testLog{url: srv.URL, signer: signer}
+	l := apitest.Start(t, logOrigin, time.Hour)
+	return &testLog{url: l.URL, signer: l.Signer}
 }
 
 // register submits the issuer-key event, signed by the log's key, that

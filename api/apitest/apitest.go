@@ -1,0 +1,71 @@
+// Package apitest runs a real credlog log for tests of other packages:
+// SQLite in a temporary directory, the sequencer, and the HTTP API on a
+// loopback port, all stopped when the test ends.
+package apitest
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/credlog/credlog/api"
+	"github.com/credlog/credlog/log/keys"
+	"github.com/credlog/credlog/log/sequencer"
+	"github.com/credlog/credlog/log/storage/sqlite"
+)
+
+// Log is a running log.
+type Log struct {
+	URL    string       // the API's base URL
+	Signer *keys.Signer // the log's key; its name is the origin
+	Client *api.Client
+	Seq    *sequencer.Log
+}
+
+// Start starts a log named origin that runs until the test ends. mapEpoch
+// is how often it appends map-root entries; time.Hour keeps them out of
+// the indices a test expects.
+func Start(t testing.TB, origin string, mapEpoch time.Duration) *Log {
+	t.Helper()
+	skey, _, err := keys.Generate(origin, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := keys.ParseSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "log.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	l, err := sequencer.New(context.Background(), sequencer.Config{
+		Signer: signer, Storage: store, Logger: quiet, MaxAge: 2 * time.Millisecond,
+		PublishInterval: 10 * time.Millisecond, MapEpoch: mapEpoch,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.NewServer(api.Config{Log: l, Storage: store, Logger: quiet, SyncTimeout: 5 * time.Second}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("log: %v", err)
+		}
+		store.Close()
+	})
+	c, err := api.NewClient(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Log{URL: srv.URL, Signer: signer, Client: c, Seq: l}
+}
