@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"testing"
 	"time"
@@ -298,6 +299,17 @@ func TestVerify(t *testing.T) {
 		_, err := bundle.Verify(b, f.pol, f.keys(), time.Now().Add(time.Hour), maxAge)
 		if !errors.Is(err, bundle.ErrStale) {
 			t.Errorf("Verify an hour later: %v; want ErrStale", err)
+		}
+	})
+	t.Run("not yet valid", func(t *testing.T) {
+		c, err := x509.ParseCertificate(b.Certificate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Before the certificate's window (and so before the status proof,
+		// which is not stale then): not active.
+		if _, err := bundle.Verify(b, f.pol, f.keys(), c.NotBefore.Add(-time.Minute), maxAge); !errors.Is(err, bundle.ErrNotActive) {
+			t.Errorf("Verify before the validity window: %v; want ErrNotActive", err)
 		}
 	})
 	t.Run("quorum", func(t *testing.T) {

@@ -85,7 +85,8 @@ func fail(class error, format string, args ...any) error {
 // of pol and cosigned by pol's witness quorum; that the map-root entry is
 // too, in the same log; that the map proof shows the credential active
 // under that entry's map root, with the issue event at the index proven;
-// and that the map-root entry is at most maxAge older than now.
+// that the map-root entry is at most maxAge older than now; and that now
+// is within the certificate's validity window.
 //
 // Each failure wraps one of the Err* classes of this package.
 func Verify(b *Bundle, pol *policy.Policy, ik IssuerKeys, now time.Time, maxAge time.Duration) (*Result, error) {
@@ -160,6 +161,10 @@ func Verify(b *Bundle, pol *policy.Policy, ik IssuerKeys, now time.Time, maxAge 
 	t := time.Unix(int64(mr.Time), 0)
 	if age := now.Sub(t); age > maxAge {
 		return nil, fail(ErrStale, "status proof is from %s, %s old; the bound is %s", t.UTC().Format(time.RFC3339), age.Truncate(time.Second), maxAge)
+	}
+	if c := cred.Certificate; now.Before(c.NotBefore) || now.After(c.NotAfter) {
+		return nil, fail(ErrNotActive, "certificate is valid from %s to %s, not at %s",
+			c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return &Result{
 		Credential:   cred,
