@@ -38,13 +38,8 @@ func TestTileCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sb := &storage.Batch{Start: start, Entries: entries, Tree: storage.TreeState{Size: u.Size, Root: u.Root, Edge: u.Edge}}
-		for id, d := range u.Tiles {
-			sb.Tiles = append(sb.Tiles, storage.Tile{Level: id.Level, Index: id.Index, Data: d})
-		}
-		for i, d := range u.Bundles {
-			sb.Bundles = append(sb.Bundles, storage.Bundle{Index: i, Data: d})
-		}
+		sb := &storage.Batch{Start: start, Entries: entries}
+		sb.SetTree(u)
 		if err := st.Commit(ctx, sb); err != nil {
 			t.Fatal(err)
 		}

@@ -50,13 +50,7 @@ func rawLog(t *testing.T, logKey *keys.Signer, entries [][]byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, d := range u.Tiles {
-		b.Tiles = append(b.Tiles, storage.Tile{Level: id.Level, Index: id.Index, Data: d})
-	}
-	for i, d := range u.Bundles {
-		b.Bundles = append(b.Bundles, storage.Bundle{Index: i, Data: d})
-	}
-	b.Tree = storage.TreeState{Size: u.Size, Root: u.Root, Edge: u.Edge}
+	b.SetTree(u)
 	b.State = st.Changed()
 	if err := s.Commit(ctx, b); err != nil {
 		t.Fatal(err)

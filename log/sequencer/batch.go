@@ -130,15 +130,9 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	b := &storage.Batch{
 		Start:   l.builder.Size(),
 		Entries: entries,
-		Tree:    storage.TreeState{Size: u.Size, Root: u.Root, Edge: u.Edge},
 		State:   overlay.Changed(),
 	}
-	for id, t := range u.Tiles {
-		b.Tiles = append(b.Tiles, storage.Tile{Level: id.Level, Index: id.Index, Data: t})
-	}
-	for i, d := range u.Bundles {
-		b.Bundles = append(b.Bundles, storage.Bundle{Index: i, Data: d})
-	}
+	b.SetTree(u)
 	commitStart := time.Now()
 	if err := l.store.Commit(ctx, b); err != nil {
 		var ce *storage.ConflictError

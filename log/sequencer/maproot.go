@@ -146,16 +146,10 @@ func (l *Log) appendMapRoot(ctx context.Context, idle bool) error {
 	b := &storage.Batch{
 		Start:    idx,
 		Entries:  []storage.Entry{{Index: idx, LeafHash: tiles.LeafHash(raw), Issuer: l.origin}},
-		Tree:     storage.TreeState{Size: u.Size, Root: u.Root, Edge: u.Edge},
 		Map:      d,
 		MapIndex: idx,
 	}
-	for id, t := range u.Tiles {
-		b.Tiles = append(b.Tiles, storage.Tile{Level: id.Level, Index: id.Index, Data: t})
-	}
-	for i, data := range u.Bundles {
-		b.Bundles = append(b.Bundles, storage.Bundle{Index: i, Data: data})
-	}
+	b.SetTree(u)
 	if err := l.store.Commit(ctx, b); err != nil {
 		var ce *storage.ConflictError
 		if errors.As(err, &ce) {

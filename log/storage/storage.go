@@ -11,6 +11,7 @@ import (
 
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/tiles"
 	"github.com/credlog/credlog/log/vmap"
 )
 
@@ -95,6 +96,18 @@ type Batch struct {
 type MapRoot struct {
 	Index uint64
 	Root  vmap.Hash
+}
+
+// SetTree fills in the tiles, bundles and tree state of b from the
+// tiles builder's update for the batch's entries.
+func (b *Batch) SetTree(u *tiles.Update) {
+	for id, t := range u.Tiles {
+		b.Tiles = append(b.Tiles, Tile{Level: id.Level, Index: id.Index, Data: t})
+	}
+	for i, d := range u.Bundles {
+		b.Bundles = append(b.Bundles, Bundle{Index: i, Data: d})
+	}
+	b.Tree = TreeState{Size: u.Size, Root: u.Root, Edge: u.Edge}
 }
 
 // Storage is a log's database.

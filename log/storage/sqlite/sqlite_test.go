@@ -67,13 +67,7 @@ func commitEntries(t *testing.T, s *sqlite.Storage, n int) *storage.TreeState {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, d := range u.Tiles {
-		sb.Tiles = append(sb.Tiles, storage.Tile{Level: id.Level, Index: id.Index, Data: d})
-	}
-	for i, d := range u.Bundles {
-		sb.Bundles = append(sb.Bundles, storage.Bundle{Index: i, Data: d})
-	}
-	sb.Tree = storage.TreeState{Size: u.Size, Root: u.Root, Edge: u.Edge}
+	sb.SetTree(u)
 	if err := s.Commit(ctx, sb); err != nil {
 		t.Fatal(err)
 	}

@@ -80,13 +80,7 @@ func paddedBatch(t testing.TB, b *tiles.Builder, n, pad int) (*storage.Batch, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, d := range u.Tiles {
-		sb.Tiles = append(sb.Tiles, storage.Tile{Level: id.Level, Index: id.Index, Data: d})
-	}
-	for i, d := range u.Bundles {
-		sb.Bundles = append(sb.Bundles, storage.Bundle{Index: i, Data: d})
-	}
-	sb.Tree = storage.TreeState{Size: u.Size, Root: u.Root, Edge: u.Edge}
+	sb.SetTree(u)
 	return sb, data
 }
 
