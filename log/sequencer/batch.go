@@ -11,6 +11,7 @@ import (
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/tiles"
 )
 
 func (l *Log) sequenceLoop(ctx context.Context) error {
@@ -134,46 +135,60 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	}
 	b.SetTree(u)
 	commitStart := time.Now()
-	if err := l.store.Commit(ctx, b); err != nil {
-		var ce *storage.ConflictError
-		if errors.As(err, &ce) {
-			l.failBatch(accepted, err)
-			return fmt.Errorf("another sequencer appended: %w", err)
-		}
-		// The commit may have landed before the error was reported: the
-		// stored tree says which.
-		ts, terr := l.store.Tree(ctx)
-		switch {
-		case terr == nil && ts.Size == b.Start:
-			l.log.Error("batch not committed", "entries", len(data), "err", err)
-			return l.failBatch(accepted, err)
-		case terr == nil && ts.Size == u.Size && ts.Root == u.Root:
-			l.log.Warn("batch committed despite an error", "err", err)
-		default:
-			l.failBatch(accepted, err)
-			return fmt.Errorf("sequencer: storage in an unknown state after a failed commit (%v): %w", terr, err)
-		}
+	if err, fatal := l.commit(ctx, b); err != nil {
+		l.failBatch(accepted, err)
+		return fatal
 	}
 	l.m.commitSeconds.Observe(time.Since(commitStart).Seconds())
-	l.builder = nb
 	l.learnKeys(b.State.Issuers)
 	mapErr := l.mapPending.AddChanges(b.State)
-	l.mu.Lock()
-	l.committed = u.Size
-	close(l.commitCh)
-	l.commitCh = make(chan struct{})
-	l.mu.Unlock()
+	l.advance(nb)
 	for _, p := range accepted {
 		p.resolve(p.f.res.Index, p.f.res.Duplicate, nil)
 	}
 	l.m.sequenced.Add(float64(len(data)))
 	l.m.batchSize.Observe(float64(len(data)))
-	l.m.treeSize.Set(float64(u.Size))
 	l.m.batchSeconds.Observe(time.Since(start).Seconds())
 	if mapErr != nil {
 		return fmt.Errorf("sequencer: couldn't collect the batch's map updates: %w", mapErr)
 	}
 	return nil
+}
+
+// commit durably writes b. On failure it returns the error, and fatal is
+// set when the log must stop: another sequencer appended, or storage is in
+// an unknown state. A commit that landed although storage reported an
+// error (the stored tree says so) is a success.
+func (l *Log) commit(ctx context.Context, b *storage.Batch) (err, fatal error) {
+	err = l.store.Commit(ctx, b)
+	if err == nil {
+		return nil, nil
+	}
+	var ce *storage.ConflictError
+	if errors.As(err, &ce) {
+		return err, fmt.Errorf("another sequencer appended: %w", err)
+	}
+	ts, terr := l.store.Tree(ctx)
+	switch {
+	case terr == nil && ts.Size == b.Start:
+		l.log.Error("batch not committed", "entries", len(b.Entries), "err", err)
+		return err, nil
+	case terr == nil && ts.Size == b.Tree.Size && ts.Root == b.Tree.Root:
+		l.log.Warn("batch committed despite an error", "err", err)
+		return nil, nil
+	}
+	return err, fmt.Errorf("sequencer: storage in an unknown state after a failed commit (%v): %w", terr, err)
+}
+
+// advance makes nb, whose batch is durable, the log's tree.
+func (l *Log) advance(nb *tiles.Builder) {
+	l.builder = nb
+	l.mu.Lock()
+	l.committed = nb.Size()
+	close(l.commitCh)
+	l.commitCh = make(chan struct{})
+	l.mu.Unlock()
+	l.m.treeSize.Set(float64(nb.Size()))
 }
 
 // reject resolves a pending event that the rules refused.

@@ -150,32 +150,13 @@ func (l *Log) appendMapRoot(ctx context.Context, idle bool) error {
 		MapIndex: idx,
 	}
 	b.SetTree(u)
-	if err := l.store.Commit(ctx, b); err != nil {
-		var ce *storage.ConflictError
-		if errors.As(err, &ce) {
-			return fmt.Errorf("another sequencer appended: %w", err)
-		}
-		ts, terr := l.store.Tree(ctx)
-		switch {
-		case terr == nil && ts.Size == b.Start:
-			l.log.Error("map-root batch not committed", "err", err)
-			l.m.commitErrors.Inc()
-			return nil
-		case terr == nil && ts.Size == u.Size && ts.Root == u.Root:
-			l.log.Warn("map-root batch committed despite an error", "err", err)
-		default:
-			return fmt.Errorf("sequencer: storage in an unknown state after a failed commit (%v): %w", terr, err)
-		}
+	if err, fatal := l.commit(ctx, b); err != nil {
+		l.m.commitErrors.Inc()
+		return fatal // retried at the next epoch unless fatal
 	}
-	l.builder = nb
+	l.advance(nb)
 	l.mapPending.Reset()
 	l.lastMapRoot = time.Now()
-	l.mu.Lock()
-	l.committed = u.Size
-	close(l.commitCh)
-	l.commitCh = make(chan struct{})
-	l.mu.Unlock()
-	l.m.treeSize.Set(float64(u.Size))
 	l.log.Debug("appended map-root", "index", idx, "root", fmt.Sprintf("%x", d.Root), "writes", len(d.Writes), "seconds", time.Since(start).Seconds())
 	return nil
 }
