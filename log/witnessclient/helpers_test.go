@@ -7,13 +7,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,13 +107,13 @@ type env struct {
 	policy string
 	reg    *prometheus.Registry
 	m      *witnessclient.Metrics // shared by the env's clients
-	logs   *syncBuffer
+	logs   *witnesstest.SyncBuffer
 }
 
 // newEnv starts n credwitness witnesses that trust the log, and writes a
 // policy with a group of them of threshold k as the quorum.
 func newEnv(t *testing.T, n int, k string) *env {
-	e := &env{t: t, log: newTestLog(t), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	e := &env{t: t, log: newTestLog(t), reg: prometheus.NewRegistry(), logs: &witnesstest.SyncBuffer{}}
 	e.m = witnessclient.NewMetrics(e.reg)
 	var b strings.Builder
 	b.WriteString("log " + e.log.vkey + "\n")
@@ -206,23 +204,3 @@ func (e *env) metric(line string) float64 {
 	}
 	return -1
 }
-
-// syncBuffer is a bytes.Buffer for concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)

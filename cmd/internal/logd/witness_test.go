@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -259,7 +258,7 @@ func TestWitnessFailOpen(t *testing.T) {
 	w := newWitnessed(t, 2, "all")
 	w.cfg.WitnessFailOpen = true
 	w.ws[1].Stop()
-	logs := &syncBuffer{}
+	logs := &witnesstest.SyncBuffer{}
 	r := startWith(t, w.cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	waitSize(t, r, w.v, w.cfg.Origin, 1)
 	raw, _ := w.checkpoint(r)
@@ -331,22 +330,4 @@ func TestWitnessConfig(t *testing.T) {
 			t.Errorf("%s: Run = %v, want %q", name, err, tc.err)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer for concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -5,6 +5,7 @@
 package witnesstest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -180,4 +181,25 @@ func (w *Witness) start(ln net.Listener) {
 		defer close(done)
 		srv.Serve(ln)
 	}(w.srv, w.done)
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writes, for capturing
+// the log lines of servers under test.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
