@@ -177,3 +177,12 @@ func (c *Client) MapCredential(ctx context.Context, issuer string, id entry.Hash
 	q := url.Values{"issuer": {issuer}}
 	return &r, c.do(ctx, http.MethodGet, "map/credential/"+hex.EncodeToString(id[:])+"?"+q.Encode(), nil, &r)
 }
+
+// MapSubject returns the map proof of a subject's history against the
+// latest map-root entry (GET /map/subject/<label>?issuer=NAME), with the
+// indices of the events naming it.
+func (c *Client) MapSubject(ctx context.Context, issuer string, label entry.Hash) (*MapProofResponse, error) {
+	var r MapProofResponse
+	q := url.Values{"issuer": {issuer}}
+	return &r, c.do(ctx, http.MethodGet, "map/subject/"+hex.EncodeToString(label[:])+"?"+q.Encode(), nil, &r)
+}

@@ -39,6 +39,13 @@ func Start(t testing.TB, origin string, mapEpoch time.Duration) *Log {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return StartSigner(t, signer, mapEpoch)
+}
+
+// StartSigner is Start with the log's key: two logs started with one key
+// are a log that shows two histories, as a test of split views needs.
+func StartSigner(t testing.TB, signer *keys.Signer, mapEpoch time.Duration) *Log {
+	t.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "log.db"))
 	if err != nil {
 		t.Fatal(err)

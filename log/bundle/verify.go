@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/credlog/credlog/log/credential"
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/keys"
@@ -182,32 +180,15 @@ func Verify(b *Bundle, pol *policy.Policy, ik IssuerKeys, now time.Time, maxAge 
 // returns the log. Proof failures wrap class; quorum failures ErrQuorum.
 func checkProof(pol *policy.Policy, p *tlogproof.Proof, e []byte, class error, what string) (*policy.Log, error) {
 	origin, _, _ := cutLine(p.Checkpoint)
-	var log *policy.Log
-	for _, l := range pol.Logs {
-		if l.Verifier.Name() == origin {
-			log = l
-			break
-		}
-	}
+	log := pol.LogByOrigin(origin)
 	if log == nil {
 		return nil, fail(class, "%s: checkpoint is of log %q, which the policy does not name", what, origin)
 	}
-	witnesses := make([]note.Verifier, len(pol.Witnesses))
-	for i, w := range pol.Witnesses {
-		witnesses[i] = w.Verifier
-	}
-	_, n, err := p.Verify(e, origin, log.Verifier, witnesses...)
+	_, n, err := p.Verify(e, origin, log.Verifier, pol.WitnessVerifiers()...)
 	if err != nil {
 		return nil, fail(class, "%s: %v", what, err)
 	}
-	cosigned := make(map[string]bool)
-	for _, s := range n.Sigs {
-		for _, w := range pol.Witnesses {
-			if s.Name == w.Verifier.Name() && s.Hash == w.Verifier.KeyHash() {
-				cosigned[w.Name] = true
-			}
-		}
-	}
+	cosigned := pol.Cosigners(n)
 	if !pol.Satisfied(cosigned) {
 		return nil, fail(ErrQuorum, "%s: checkpoint is cosigned by %d witnesses of the policy, short of quorum %q", what, len(cosigned), pol.Quorum)
 	}
