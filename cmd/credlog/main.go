@@ -18,13 +18,20 @@
 //	fsck               check a stopped log's data directory offline
 //	bundle             fetch or refresh a credential's bundle from a log
 //	verify             check a credential bundle offline
+//	audit              replay a whole log and check every entry
+//	monitor watch      add a subject label or credential ID to a monitor's watch list
+//	monitor authorize  mark logged events as the holder's own, so they raise no alert
+//	monitor run        follow a log and alert on events naming watched items
+//	demo               run a whole credlog system locally and show it at work
 //
 // Run "credlog help <command>" or "credlog <command> -h" for a command's
 // flags; help goes to standard output. The issuer commands write each
 // signed event as PREFIX.event, the raw entry bytes that the log's
 // POST /events takes, and as PREFIX.event.b64. credlog exits with status
 // 0 on success, 1 when a command fails and 2 on a usage error; credlog
-// verify exits 3 to 10 by failure class (see "credlog verify -h").
+// verify exits 3 to 10 by failure class (see "credlog verify -h"), credlog
+// audit 11 to 14 by the check that failed (docs/AUDIT.md), and
+// credlog monitor run -once exits 20 when it raised alerts.
 package main
 
 import (

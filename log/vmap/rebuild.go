@@ -2,6 +2,7 @@ package vmap
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"iter"
 
@@ -67,36 +68,48 @@ func (r *Rebuilder) Add(ctx context.Context, raw []byte) error {
 	if r.err != nil {
 		return r.err
 	}
-	idx := r.size
 	ev, err := entry.Parse(raw)
 	if err != nil {
-		r.err = &EntryError{Index: idx, Err: err}
+		r.err = &EntryError{Index: r.size, Err: err}
 		return r.err
 	}
-	ch, err := r.rules.Apply(r.st, ev, idx, nil)
+	_, err = r.AddEvent(ctx, ev, nil)
+	return err
+}
+
+// AddEvent is Add for an entry already parsed, ev. It returns the change
+// the entry made (also with a *MismatchError). verified is passed on to
+// state.Rules.Apply: a key under which the caller has already checked
+// ev's signature (an auditor verifies ahead, in parallel), or nil.
+func (r *Rebuilder) AddEvent(ctx context.Context, ev *entry.Event, verified ed25519.PublicKey) (*state.Change, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	idx := r.size
+	ch, err := r.rules.Apply(r.st, ev, idx, verified)
 	if err != nil {
 		r.err = &EntryError{Index: idx, Err: err}
-		return r.err
+		return nil, r.err
 	}
 	if err := r.pending.AddChange(ch); err != nil {
 		r.err = &EntryError{Index: idx, Err: err}
-		return r.err
+		return nil, r.err
 	}
 	r.st.Put(ch)
 	r.size++
 	if ev.Type != entry.TypeMapRoot {
-		return nil
+		return ch, nil
 	}
 	r.mapRoots++
 	root, err := r.flush(ctx)
 	if err != nil {
 		r.err = err
-		return err
+		return nil, err
 	}
 	if root != ev.MapRoot {
-		return &MismatchError{Index: idx, Logged: ev.MapRoot, Computed: root}
+		return ch, &MismatchError{Index: idx, Logged: ev.MapRoot, Computed: root}
 	}
-	return nil
+	return ch, nil
 }
 
 // flush applies the pending updates. A map-root entry makes no map

@@ -12,7 +12,6 @@ import (
 	"github.com/credlog/credlog/api"
 	"github.com/credlog/credlog/log/bundle"
 	"github.com/credlog/credlog/log/keys"
-	"github.com/credlog/credlog/log/witnessclient/policy"
 )
 
 // Exit codes of credlog verify, one per failure class of bundle.Verify.
@@ -199,13 +198,9 @@ and exits with the code of the failure:
 
 // verifyBundle runs credlog verify.
 func verifyBundle(e *env, bundlePath, policyPath, keyPath, vrfPath string, maxAge time.Duration) error {
-	pb, err := readFile(policyPath, policy.MaxSize)
+	pol, err := readPolicy(policyPath)
 	if err != nil {
-		return fmt.Errorf("couldn't read policy: %w", err)
-	}
-	pol, err := policy.Parse(pb)
-	if err != nil {
-		return fmt.Errorf("couldn't parse policy %s: %w", policyPath, err)
+		return err
 	}
 	kb, err := readFile(keyPath, maxKeyFile)
 	if err != nil {

@@ -59,6 +59,11 @@ var commands = []*command{
 	fsckCommand,
 	bundleCommand,
 	verifyCommand,
+	auditCommand,
+	monitorWatchCommand,
+	monitorAuthorizeCommand,
+	monitorRunCommand,
+	demoCommand,
 }
 
 // exitError is a failure with its own exit code, such as a failure class
