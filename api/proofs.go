@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/transparency-dev/tessera/client"
 
@@ -22,11 +23,7 @@ type prover struct {
 
 func (s *Server) tileFetcher() client.TileFetcherFunc {
 	return func(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
-		t, err := s.tiles.read(ctx, s.store, level, index)
-		if err != nil {
-			return nil, err
-		}
-		return tileWidth(t, p)
+		return s.tiles.readWidth(ctx, s.store, level, index, p)
 	}
 }
 
@@ -82,10 +79,41 @@ func (s *Server) publishedSize(r *http.Request) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if s.published.has(size) {
+		return size, nil
+	}
 	if _, err := s.store.Checkpoint(r.Context(), size); err != nil {
 		return 0, fmt.Errorf("no checkpoint of size %d was published: %w", size, err)
 	}
+	s.published.add(size)
 	return size, nil
+}
+
+// maxPublishedSizes bounds the sizes a sizeSet remembers.
+const maxPublishedSizes = 4096
+
+// sizeSet remembers tree sizes known to have a published checkpoint, a
+// fact that never changes, so that the proof endpoints need not ask
+// storage again for each request. It forgets everything when full.
+type sizeSet struct {
+	mu    sync.Mutex
+	sizes map[uint64]struct{}
+}
+
+func (s *sizeSet) has(size uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.sizes[size]
+	return ok
+}
+
+func (s *sizeSet) add(size uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sizes == nil || len(s.sizes) >= maxPublishedSizes {
+		s.sizes = make(map[uint64]struct{})
+	}
+	s.sizes[size] = struct{}{}
 }
 
 func (s *Server) serveInclusion(w http.ResponseWriter, r *http.Request) {

@@ -48,6 +48,8 @@ type Server struct {
 	logger *slog.Logger
 	router *mux.Router
 	tiles  *tileCache
+	// published are sizes known to have a published checkpoint.
+	published sizeSet
 }
 
 // NewServer returns the log's HTTP handler.

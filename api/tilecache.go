@@ -13,35 +13,48 @@ import (
 // 8 KiB, 16 MiB.
 const tileCacheSize = 2048
 
-// tileCache keeps recently read full hash tiles. A full tile never
-// changes, so it can be served from memory forever; partial tiles are
-// always read from storage.
+// tileCache keeps recently read hash tiles, whole or at a width. A full
+// tile never changes, so it can be served from memory forever; the first
+// W hashes of a partial tile (its tlog-tiles ".p/W" form) never change
+// either, once the tile has W hashes, because a tile only grows. The
+// current content of a partial tile is always read from storage.
 type tileCache struct {
 	mu    sync.Mutex
 	lru   *list.List // of *tileItem, most recent first
-	items map[[2]uint64]*list.Element
+	items map[tileKey]*list.Element
+}
+
+// tileKey names a tile at a width; width 0 is the full tile.
+type tileKey struct {
+	level, index uint64
+	width        uint8
 }
 
 type tileItem struct {
-	key  [2]uint64
+	key  tileKey
 	data []byte
 }
 
 func newTileCache() *tileCache {
-	return &tileCache{lru: list.New(), items: make(map[[2]uint64]*list.Element)}
+	return &tileCache{lru: list.New(), items: make(map[tileKey]*list.Element)}
+}
+
+func (c *tileCache) get(key tileKey) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		c.lru.MoveToFront(e)
+		return e.Value.(*tileItem).data, true
+	}
+	return nil, false
 }
 
 // read returns a tile's current content, from the cache if it is full.
 func (c *tileCache) read(ctx context.Context, st storage.Storage, level, index uint64) ([]byte, error) {
-	key := [2]uint64{level, index}
-	c.mu.Lock()
-	if e, ok := c.items[key]; ok {
-		c.lru.MoveToFront(e)
-		data := e.Value.(*tileItem).data
-		c.mu.Unlock()
+	key := tileKey{level: level, index: index}
+	if data, ok := c.get(key); ok {
 		return data, nil
 	}
-	c.mu.Unlock()
 	data, err := st.ReadTile(ctx, level, index)
 	if err != nil || len(data) != tiles.Width*32 {
 		return data, err
@@ -50,8 +63,36 @@ func (c *tileCache) read(ctx context.Context, st storage.Storage, level, index u
 	return data, nil
 }
 
-// put adds a full tile, evicting the least recently used beyond the bound.
-func (c *tileCache) put(key [2]uint64, data []byte) {
+// readWidth returns the first width hashes of a tile (all of them for
+// width 0), or storage.ErrNotFound if the tile has fewer yet.
+func (c *tileCache) readWidth(ctx context.Context, st storage.Storage, level, index uint64, width uint8) ([]byte, error) {
+	if width == 0 {
+		data, err := c.read(ctx, st, level, index)
+		if err != nil {
+			return nil, err
+		}
+		return tileWidth(data, 0)
+	}
+	key := tileKey{level: level, index: index, width: width}
+	if data, ok := c.get(key); ok {
+		return data, nil
+	}
+	if data, ok := c.get(tileKey{level: level, index: index}); ok {
+		return tileWidth(data, width)
+	}
+	data, err := st.ReadTile(ctx, level, index)
+	if err != nil {
+		return nil, err
+	}
+	if data, err = tileWidth(data, width); err != nil {
+		return nil, err
+	}
+	c.put(key, data)
+	return data, nil
+}
+
+// put adds a tile, evicting the least recently used beyond the bound.
+func (c *tileCache) put(key tileKey, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.items[key]; ok {

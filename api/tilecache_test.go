@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -66,10 +67,36 @@ func TestTileCache(t *testing.T) {
 	if &again[0] != &full[0] {
 		t.Error("full tile read again from storage")
 	}
-	for i := range tileCacheSize + 10 {
-		c.put([2]uint64{9, uint64(i)}, nil)
+
+	// At a width, a partial tile's prefix is immutable: cached once read,
+	// it is the same bytes after the tile grows; a width the tile does not
+	// have yet is not found, and not cached.
+	p44, err := c.readWidth(ctx, st, 0, 1, 44)
+	if err != nil || !bytes.Equal(p44, partial) {
+		t.Fatalf("tile 0/1 at width 44: %d bytes, %v", len(p44), err)
 	}
-	if _, ok := c.items[[2]uint64{0, 0}]; ok {
+	if _, err := c.readWidth(ctx, st, 0, 1, 200); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("tile 0/1 at width 200 (it has 144): %v", err)
+	}
+	n := len(c.items)
+	appendN(100)
+	if again, _ := c.readWidth(ctx, st, 0, 1, 44); &again[0] != &p44[0] {
+		t.Error("tile 0/1 at width 44 read again from storage")
+	}
+	if p200, err := c.readWidth(ctx, st, 0, 1, 200); err != nil || !bytes.Equal(p200[:44*32], partial) || len(p200) != 200*32 {
+		t.Fatalf("tile 0/1 at width 200: %d bytes, %v", len(p200), err)
+	}
+	if len(c.items) != n+1 {
+		t.Errorf("%d tiles cached, want %d", len(c.items), n+1)
+	}
+	if f, err := c.readWidth(ctx, st, 0, 0, 10); err != nil || !bytes.Equal(f, full[:10*32]) {
+		t.Errorf("full tile 0/0 at width 10: %v", err)
+	}
+
+	for i := range tileCacheSize + 10 {
+		c.put(tileKey{level: 9, index: uint64(i)}, nil)
+	}
+	if _, ok := c.items[tileKey{}]; ok {
 		t.Error("the least recently used tile was not evicted")
 	}
 	if len(c.items) != tileCacheSize || c.lru.Len() != tileCacheSize {

@@ -88,10 +88,7 @@ func (s *Server) serveTile(w http.ResponseWriter, r *http.Request) {
 			data, err = bundleWidth(data, width)
 		}
 	} else {
-		data, err = s.tiles.read(r.Context(), s.store, level, index)
-		if err == nil {
-			data, err = tileWidth(data, width)
-		}
+		data, err = s.tiles.readWidth(r.Context(), s.store, level, index, width)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
