@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"testing"
 
 	"github.com/transparency-dev/tessera/client"
@@ -12,6 +13,7 @@ import (
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/fsck/fscktest"
 	"github.com/credlog/credlog/log/replay"
+	"github.com/credlog/credlog/log/replay/replaytest"
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/vmap"
 )
@@ -63,8 +65,8 @@ func benchLog(b *testing.B) (*testLog, string) {
 		}
 	}
 	dir := b.TempDir()
-	writeTiles(b, dir, l.entries, nil)
-	writeCheckpoint(b, dir, l.key, uint64(len(l.entries)), nil)
+	root := replaytest.WriteLog(b, dir, l.entries, nil)
+	replaytest.WriteFile(b, filepath.Join(dir, "checkpoint"), replaytest.SignCheckpoint(b, l.key, uint64(len(l.entries)), root[:]))
 	return l, dir
 }
 

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	flog "github.com/transparency-dev/formats/log"
 	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
@@ -24,8 +23,8 @@ import (
 	"github.com/credlog/credlog/log/fsck/fscktest"
 	"github.com/credlog/credlog/log/keys"
 	"github.com/credlog/credlog/log/replay"
+	"github.com/credlog/credlog/log/replay/replaytest"
 	"github.com/credlog/credlog/log/state"
-	"github.com/credlog/credlog/log/tiles"
 	"github.com/credlog/credlog/log/vmap"
 	"github.com/credlog/credlog/log/witnessclient/policy"
 )
@@ -147,8 +146,8 @@ func serve(t testing.TB) *site {
 // written to the bundles after the tiles and checkpoint are computed.
 func (l *testLog) publish(t testing.TB, s *site, n int, mutate func([][]byte)) {
 	t.Helper()
-	writeTiles(t, s.dir, l.entries[:n], mutate)
-	writeCheckpoint(t, s.dir, l.key, uint64(n), nil)
+	root := replaytest.WriteLog(t, s.dir, l.entries[:n], mutate)
+	replaytest.WriteFile(t, filepath.Join(s.dir, "checkpoint"), replaytest.SignCheckpoint(t, l.key, uint64(n), root[:]))
 }
 
 // serveLog serves the whole of l.
@@ -157,68 +156,6 @@ func (l *testLog) serveLog(t testing.TB, mutate func([][]byte)) *site {
 	s := serve(t)
 	l.publish(t, s, len(l.entries), mutate)
 	return s
-}
-
-// writeTiles writes the tiles and bundles of entries to dir.
-func writeTiles(t testing.TB, dir string, entries [][]byte, mutate func([][]byte)) {
-	t.Helper()
-	b, err := tiles.NewBuilder(0, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := b.Append(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id, tile := range u.Tiles {
-		write(t, filepath.Join(dir, layout.TilePath(id.Level, id.Index, uint8(len(tile)/32%256))), tile)
-	}
-	served := entries
-	if mutate != nil {
-		served = make([][]byte, len(entries))
-		for i, e := range entries {
-			served[i] = bytes.Clone(e)
-		}
-		mutate(served)
-	}
-	for i := 0; i < len(served); i += 256 {
-		part := served[i:min(i+256, len(served))]
-		var bundle []byte
-		for _, e := range part {
-			bundle = append(bundle, byte(len(e)>>8), byte(len(e)))
-			bundle = append(bundle, e...)
-		}
-		write(t, filepath.Join(dir, layout.EntriesPath(uint64(i/256), uint8(len(part)%256))), bundle)
-	}
-	write(t, filepath.Join(dir, "root"), func() []byte { r := u.Root; return r[:] }())
-}
-
-// writeCheckpoint writes dir/checkpoint for size, with the root in
-// dir/root unless root is given, signed by key.
-func writeCheckpoint(t testing.TB, dir string, key *keys.Signer, size uint64, root []byte) {
-	t.Helper()
-	if root == nil {
-		var err error
-		if root, err = os.ReadFile(filepath.Join(dir, "root")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := flog.Checkpoint{Origin: origin, Size: size, Hash: root}.Marshal()
-	signed, err := note.Sign(&note.Note{Text: string(text)}, key.NoteSigner())
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(dir, "checkpoint"), signed)
-}
-
-func write(t testing.TB, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // checkpoint fetches and verifies the site's checkpoint.
@@ -469,7 +406,7 @@ func TestTreeErrors(t *testing.T) {
 
 	// A checkpoint with another root: no entry is to blame.
 	s := l.serveLog(t, nil)
-	writeCheckpoint(t, s.dir, l.key, uint64(len(l.entries)), make([]byte, 32))
+	replaytest.WriteFile(t, filepath.Join(s.dir, "checkpoint"), replaytest.SignCheckpoint(t, l.key, uint64(len(l.entries)), make([]byte, 32)))
 	err := l.replayer(s, replay.Options{}, nil).Advance(context.Background(), s.checkpoint(t, l.policy(t)))
 	if te := (*replay.TreeError)(nil); !errors.As(err, &te) || te.Located {
 		t.Fatalf("Advance: %v, want an unlocated *TreeError", err)
@@ -482,7 +419,7 @@ func TestTreeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, path, data[:len(data)-len(l.entries[511])-2])
+	replaytest.WriteFile(t, path, data[:len(data)-len(l.entries[511])-2])
 	err = l.replayer(s, replay.Options{}, nil).Advance(context.Background(), s.checkpoint(t, l.policy(t)))
 	if te := (*replay.TreeError)(nil); !errors.As(err, &te) || !te.Located || te.Index != 256 {
 		t.Fatalf("Advance: %v, want a *TreeError at 256", err)
@@ -536,7 +473,10 @@ func TestVerifyCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cosigner, cvkey := cosigner(t, wskey, wvkey)
+	cvkey, err := fnote.VKeyToCosignatureV1(wvkey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pol, err := policy.Parse([]byte("log " + l.key.VerifierKey() + "\nwitness w1 " + cvkey + "\nquorum w1\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -544,7 +484,7 @@ func TestVerifyCheckpoint(t *testing.T) {
 	if _, _, err := replay.VerifyCheckpoint(raw, pol); !errors.Is(err, replay.ErrQuorum) {
 		t.Errorf("uncosigned: %v, want ErrQuorum", err)
 	}
-	cosigned := cosign(t, raw, l.key, cosigner)
+	cosigned := replaytest.Cosign(t, raw, l.key.VerifierKey(), wskey)
 	cp, _, err := replay.VerifyCheckpoint(cosigned, pol)
 	if err != nil || len(cp.Witnesses) != 1 || cp.Witnesses[0] != "w1" || cp.Size != uint64(len(l.entries)) {
 		t.Errorf("cosigned: %+v, %v", cp, err)
@@ -557,39 +497,6 @@ func TestVerifyCheckpoint(t *testing.T) {
 	if _, _, err := replay.VerifyCheckpoint(raw, wrong); !errors.Is(err, replay.ErrCheckpoint) {
 		t.Errorf("wrong log key: %v, want ErrCheckpoint", err)
 	}
-}
-
-// cosigner returns a cosignature/v1 signer of the witness key skey and
-// its cosignature verifier key.
-func cosigner(t testing.TB, skey, vkey string) (note.Signer, string) {
-	t.Helper()
-	s, err := fnote.NewSignerForCosignatureV1(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cvkey, err := fnote.VKeyToCosignatureV1(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, cvkey
-}
-
-// cosign adds a cosignature by w to the checkpoint raw of the log key.
-func cosign(t testing.TB, raw []byte, key *keys.Signer, w note.Signer) []byte {
-	t.Helper()
-	v, err := note.NewVerifier(key.VerifierKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := note.Open(raw, note.VerifierList(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := note.Sign(n, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestFetchErrorIsNotFinal: a bundle the log does not serve stops Advance
@@ -616,7 +523,7 @@ func TestFetchErrorIsNotFinal(t *testing.T) {
 	if r.Size() != 2048 || len(seen) != 2048 {
 		t.Fatalf("after the fetch error: size %d, %d entries seen; want the first chunk, 2048", r.Size(), len(seen))
 	}
-	write(t, path, data)
+	replaytest.WriteFile(t, path, data)
 	if err := r.Advance(context.Background(), cp); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	flog "github.com/transparency-dev/formats/log"
 	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/tessera/api/layout"
 	"golang.org/x/mod/sumdb/note"
@@ -25,7 +24,7 @@ import (
 	"github.com/credlog/credlog/api/apitest"
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/fsck/fscktest"
-	"github.com/credlog/credlog/log/keys"
+	"github.com/credlog/credlog/log/replay/replaytest"
 	"github.com/credlog/credlog/log/tiles"
 )
 
@@ -219,14 +218,14 @@ func copyLog(t *testing.T, url, dir string) []byte {
 		n := size >> (8 * level)
 		for i := uint64(0); i*256 < n; i++ {
 			p := layout.TilePath(level, i, uint8(min(n-i*256, 256)%256))
-			writeFileT(t, filepath.Join(dir, p), httpGet(t, url+"/"+p))
+			replaytest.WriteFile(t, filepath.Join(dir, p), httpGet(t, url+"/"+p))
 		}
 	}
 	for i := uint64(0); i*256 < size; i++ {
 		p := layout.EntriesPath(i, uint8(min(size-i*256, 256)%256))
-		writeFileT(t, filepath.Join(dir, p), httpGet(t, url+"/"+p))
+		replaytest.WriteFile(t, filepath.Join(dir, p), httpGet(t, url+"/"+p))
 	}
-	writeFileT(t, filepath.Join(dir, "checkpoint"), cp)
+	replaytest.WriteFile(t, filepath.Join(dir, "checkpoint"), cp)
 	return cp
 }
 
@@ -242,39 +241,6 @@ func httpGet(t *testing.T, url string) []byte {
 		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
 	}
 	return b
-}
-
-func writeFileT(t *testing.T, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// cosignCheckpoint adds a cosignature/v1 by the witness key skey to the
-// checkpoint raw, signed by the log key vkey.
-func cosignCheckpoint(t *testing.T, raw []byte, vkey, skey string) []byte {
-	t.Helper()
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := note.Open(raw, note.VerifierList(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := fnote.NewSignerForCosignatureV1(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := note.Sign(n, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestAuditCopies audits copies of a real log served by an
@@ -312,8 +278,8 @@ func TestAuditCopies(t *testing.T) {
 	if !strings.Contains(r.stderr, "quorum") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
-	cosigned := cosignCheckpoint(t, raw, logVKey, wskey)
-	writeFileT(t, filepath.Join(dir, "checkpoint"), cosigned)
+	cosigned := replaytest.Cosign(t, raw, logVKey, wskey)
+	replaytest.WriteFile(t, filepath.Join(dir, "checkpoint"), cosigned)
 	r = audit(0, pol, "-format", "json")
 	if !strings.Contains(r.stdout, `"witnesses": [`+"\n"+`    "w1"`) {
 		t.Errorf("report does not name the witness:\n%s", r.stdout)
@@ -346,7 +312,7 @@ func TestAuditCopies(t *testing.T) {
 	}
 	tampered := append([]byte(nil), orig...)
 	tampered[off+2+20] ^= 0x40
-	writeFileT(t, bundlePath, tampered)
+	replaytest.WriteFile(t, bundlePath, tampered)
 	r = audit(ExitAuditTree, pol, "-format", "json")
 	var rep auditReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
@@ -361,7 +327,7 @@ func TestAuditCopies(t *testing.T) {
 	if !strings.Contains(r.stdout, fmt.Sprintf("index           %d", bad)) || !strings.Contains(r.stderr, fmt.Sprintf("entry %d:", bad)) {
 		t.Errorf("table output does not name entry %d:\n%s%s", bad, r.stdout, r.stderr)
 	}
-	writeFileT(t, bundlePath, orig)
+	replaytest.WriteFile(t, bundlePath, orig)
 
 	// The log's own key signs a checkpoint over one more entry: the first
 	// issue event again, which breaks a rule.
@@ -374,9 +340,9 @@ func TestAuditCopies(t *testing.T) {
 		}
 	}
 	entries = append(entries, dup)
-	writeLog(t, dir, entries)
-	cp := signCheckpoint(t, al.lg.Signer, entries)
-	writeFileT(t, filepath.Join(dir, "checkpoint"), cosignCheckpoint(t, cp, logVKey, wskey))
+	root := replaytest.WriteLog(t, dir, entries, nil)
+	cp := replaytest.SignCheckpoint(t, al.lg.Signer, uint64(len(entries)), root[:])
+	replaytest.WriteFile(t, filepath.Join(dir, "checkpoint"), replaytest.Cosign(t, cp, logVKey, wskey))
 	r = audit(ExitAuditViolation, pol, "-format", "csv")
 	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
 	if err != nil || len(recs) != 2 {
@@ -405,43 +371,4 @@ func readEntries(t *testing.T, dir string, size uint64) [][]byte {
 		out = append(out, es...)
 	}
 	return out
-}
-
-// writeLog writes the tiles and bundles of entries into dir.
-func writeLog(t *testing.T, dir string, entries [][]byte) {
-	t.Helper()
-	b, err := tiles.NewBuilder(0, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := b.Append(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id, tile := range u.Tiles {
-		writeFileT(t, filepath.Join(dir, layout.TilePath(id.Level, id.Index, uint8(len(tile)/32%256))), tile)
-	}
-	for i, bundle := range u.Bundles {
-		n := uint64(len(entries)) - i*256
-		writeFileT(t, filepath.Join(dir, layout.EntriesPath(i, uint8(min(n, 256)%256))), bundle)
-	}
-}
-
-// signCheckpoint returns the checkpoint of entries signed by key.
-func signCheckpoint(t *testing.T, key *keys.Signer, entries [][]byte) []byte {
-	t.Helper()
-	b, err := tiles.NewBuilder(0, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := b.Append(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := flog.Checkpoint{Origin: key.Name(), Size: u.Size, Hash: u.Root[:]}.Marshal()
-	signed, err := note.Sign(&note.Note{Text: string(text)}, key.NoteSigner())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed
 }
