@@ -9,7 +9,7 @@
 //	credwitness list -db PATH
 //	credwitness history -db PATH -origin ORIGIN [-after ID]
 //	credwitness evidence -db PATH [-after ID]
-//	credwitness serve -db PATH -key FILE [-listen ADDR] [-requests-per-day N] [-log-level LEVEL]
+//	credwitness serve -db PATH -key FILE [-listen ADDR] [-requests-per-day N] [-max-conns N] [-log-level LEVEL]
 //
 // keygen writes a new Ed25519 cosigner key to FILE (mode 0600, never
 // overwriting) and prints its cosignature/v1 verifier key, which log
@@ -43,7 +43,7 @@ const usage = `usage:
 	credwitness list -db PATH
 	credwitness history -db PATH -origin ORIGIN [-after ID]
 	credwitness evidence -db PATH [-after ID]
-	credwitness serve -db PATH -key FILE [-listen ADDR] [-requests-per-day N] [-log-level LEVEL]
+	credwitness serve -db PATH -key FILE [-listen ADDR] [-requests-per-day N] [-max-conns N] [-log-level LEVEL]
 	                  [-pull ORIGIN=URL]... [-pull-interval D] [-alert-url URL]
 
 Run 'credwitness COMMAND -h' for a command's flags.

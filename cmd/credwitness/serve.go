@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/credlog/credlog/cmd/internal/netlimit"
 	"github.com/credlog/credlog/witness"
 )
 
@@ -40,8 +41,12 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	})
 	alertURL := fs.String("alert-url", "", "POST each new piece of equivocation evidence, as JSON, to this `URL`")
 	pullEvery := fs.Duration("pull-interval", 10*time.Second, "how often to pull the logs of -pull")
+	maxConns := fs.Int("max-conns", 4096, "connections held open at once; beyond it a connection gets 503 and is closed")
 	if err := parseFlags(fs, args, stderr, "db", "key"); err != nil {
 		return err
+	}
+	if *maxConns < 1 {
+		return fmt.Errorf("%w: -max-conns must be positive", errUsage)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -87,10 +92,11 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 		fmt.Fprintln(rw, "ok")
 	})
 
-	ln, err := net.Listen("tcp", *listen)
+	tcp, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("couldn't listen: %w", err)
 	}
+	ln := netlimit.New(tcp, *maxConns)
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
