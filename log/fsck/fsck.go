@@ -34,7 +34,7 @@ func inconsistent(format string, args ...any) error {
 }
 
 // Progress is how far Check got in one of its stages ("entries",
-// "tiles", "indexes", "state", "checkpoints").
+// "tiles", "indexes", "state", "checkpoints", "map").
 type Progress struct {
 	Stage       string
 	Done, Total uint64 // Total is 0 when unknown
@@ -57,6 +57,8 @@ type Report struct {
 	Credentials uint64
 	Subjects    uint64
 	Checkpoints uint64
+	MapRoots    uint64 // map-root entries, each committing to the replayed map's root
+	MapNodes    uint64 // stored map nodes
 }
 
 // progressEvery is how many entries or rows go between progress reports.
@@ -81,6 +83,7 @@ type checker struct {
 	tree     *storage.TreeState
 	entries  []summary
 	replay   *state.Overlay
+	vmap     *replayedMap
 	rng      *compact.Range
 	cache    map[[2]uint64][]byte // tiles read for proofs, by level and index
 	rep      Report
@@ -99,10 +102,10 @@ func Check(ctx context.Context, s storage.Storage, logKey *keys.Verifier, opts O
 		ctx: ctx, s: s, opts: opts, tree: tree,
 		origin: logKey.Name, verifier: logKey.NoteVerifier(),
 		rules:  state.NewRules(logKey.Name, logKey.Public),
-		replay: state.NewOverlay(nil), rng: rf.NewEmptyRange(0),
+		replay: state.NewOverlay(nil), vmap: newReplayedMap(), rng: rf.NewEmptyRange(0),
 		cache: make(map[[2]uint64][]byte),
 	}
-	for _, step := range []func() error{c.checkEntries, c.checkTiles, c.checkTree, c.checkIndexes, c.checkState, c.checkCheckpoints} {
+	for _, step := range []func() error{c.checkEntries, c.checkTiles, c.checkTree, c.checkIndexes, c.checkState, c.checkCheckpoints, c.checkMap} {
 		if err := step(); err != nil {
 			return nil, err
 		}
@@ -183,8 +186,13 @@ func (c *checker) checkBundle(first uint64, es [][]byte, tile []byte) error {
 	verified := c.verifySignatures(evs)
 	for k, ev := range evs {
 		i := first + uint64(k)
-		if err := c.rules.ApplyTo(c.replay, ev, i, verified[k]); err != nil {
+		ch, err := c.rules.Apply(c.replay, ev, i, verified[k])
+		if err != nil {
 			return inconsistent("entry %d: %s event does not replay: %v", i, ev.Type, err)
+		}
+		c.replay.Put(ch)
+		if err := c.vmap.add(c.ctx, i, ev, ch); err != nil {
+			return err
 		}
 		if err := c.rng.Append(leaves[k][:], nil); err != nil {
 			return fmt.Errorf("couldn't extend the tree: %w", err)

@@ -1,6 +1,6 @@
 // Package storage defines what credlog's log server needs from a database,
 // and the durability contract every engine must keep. Engines live in
-// sub-packages (sqlite, and later others); storagetest is the conformance
+// sub-packages (sqlite, postgres); storagetest is the conformance
 // suite each of them runs.
 package storage
 
@@ -187,6 +187,12 @@ type Storage interface {
 	// credential, then every subject record, each table in no particular
 	// order. A nil function skips its table.
 	ScanState(ctx context.Context, v StateVisitor) error
+	// ScanMapNodes calls fn with every stored node of the map (package
+	// vmap), by ascending depth and then prefix (vmap.NodeID.Compare).
+	// Empty subtrees store nothing and are never passed. A stored node
+	// that does not parse at its position stops the read with an error
+	// wrapping vmap.ParseNode's (vmap.ErrMalformed or vmap.ErrCorrupt).
+	ScanMapNodes(ctx context.Context, fn func(vmap.NodeID, vmap.Node) error) error
 
 	Close() error
 }

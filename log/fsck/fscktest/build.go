@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,7 +24,15 @@ type Config struct {
 	PerRound int    // events per round, spread over the issuers
 	MaxBatch int    // the sequencer's batch bound (default 200, so that a round takes several batches)
 	Seed     uint64 // seeds the workloads
+	// MapMaxPending, if positive, is the sequencer's bound on map updates
+	// between map-root entries: the log gets a map-root entry every so
+	// many credentials and subjects changed, and at no other time. Zero
+	// means a log with no map-root entry, however long building takes.
+	MapMaxPending int
 }
+
+// noMapRoot is a map epoch that no build lasts.
+const noMapRoot = 1000 * time.Hour
 
 // Log is a log that Build built.
 type Log struct {
@@ -31,7 +40,7 @@ type Log struct {
 	DB      string // the database file
 	Key     *keys.Signer
 	Issuers []*Issuer
-	Size    uint64 // entries logged
+	Size    uint64 // entries logged, map-root entries included
 }
 
 // Build builds a log in dir through the sequencer and SQLite: it registers
@@ -60,8 +69,13 @@ func Build(t testing.TB, dir string, cfg Config) *Log {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mapMaxPending := cfg.MapMaxPending
+	if mapMaxPending <= 0 {
+		mapMaxPending = math.MaxInt
+	}
 	seq, err := sequencer.New(ctx, sequencer.Config{Signer: lk, Storage: st, MaxBatch: cfg.MaxBatch,
-		MaxAge: 5 * time.Millisecond, PublishInterval: 10 * time.Millisecond})
+		MaxAge: 5 * time.Millisecond, PublishInterval: 10 * time.Millisecond,
+		MapEpoch: noMapRoot, MapIdle: noMapRoot, MapMaxPending: mapMaxPending})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +98,7 @@ func Build(t testing.TB, dir string, cfg Config) *Log {
 		regs = append(regs, reg)
 		loads = append(loads, iss.Workload(fmt.Sprint("w", i), cfg.Seed+uint64(i)))
 	}
-	l.Size += submit(t, seq, regs)
+	submit(t, seq, regs)
 	for range cfg.Rounds {
 		var round [][]byte
 		for k := range cfg.PerRound {
@@ -94,8 +108,8 @@ func Build(t testing.TB, dir string, cfg Config) *Log {
 			}
 			round = append(round, ev)
 		}
-		l.Size += submit(t, seq, round)
-		if _, err := seq.WaitPublished(ctx, l.Size); err != nil {
+		end := submit(t, seq, round)
+		if _, err := seq.WaitPublished(ctx, end); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,6 +117,12 @@ func Build(t testing.TB, dir string, cfg Config) *Log {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The log appended its own map-root entries among the events.
+	tree, err := st.Tree(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Size = tree.Size
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +130,7 @@ func Build(t testing.TB, dir string, cfg Config) *Log {
 }
 
 // submit queues events in order, waits until all are logged, and returns
-// how many there were.
+// the tree size that covers them.
 func submit(t testing.TB, seq *sequencer.Log, events [][]byte) uint64 {
 	t.Helper()
 	var fs []*sequencer.Future
@@ -128,10 +148,13 @@ func submit(t testing.TB, seq *sequencer.Log, events [][]byte) uint64 {
 		}
 		fs = append(fs, f)
 	}
+	var end uint64
 	for i, f := range fs {
-		if r := f.Wait(context.Background()); r.Err != nil || r.Duplicate {
+		r := f.Wait(context.Background())
+		if r.Err != nil || r.Duplicate {
 			t.Fatalf("event %d of %d: %+v", i, len(fs), r)
 		}
+		end = max(end, r.Index+1)
 	}
-	return uint64(len(events))
+	return end
 }

@@ -273,4 +273,12 @@ func (s *Storage) ScanState(ctx context.Context, v storage.StateVisitor) error {
 	return s.Storage.ScanState(ctx, v)
 }
 
+// ScanMapNodes implements storage.Storage.
+func (s *Storage) ScanMapNodes(ctx context.Context, fn func(vmap.NodeID, vmap.Node) error) error {
+	if err := s.readErr(); err != nil {
+		return err
+	}
+	return s.Storage.ScanMapNodes(ctx, fn)
+}
+
 var _ storage.Storage = (*Storage)(nil)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/vmap"
 )
 
 // Checkpoints implements storage.Storage.
@@ -88,6 +89,25 @@ func (s *Storage) ScanState(ctx context.Context, v storage.StateVisitor) error {
 		}
 	}
 	return nil
+}
+
+// ScanMapNodes implements storage.Storage. A stored node that does not
+// parse at its position is an error.
+func (s *Storage) ScanMapNodes(ctx context.Context, fn func(vmap.NodeID, vmap.Node) error) error {
+	var depth int
+	var prefix, node []byte
+	return s.scan(ctx, "map nodes", "SELECT depth, prefix, node FROM map_nodes ORDER BY depth, prefix",
+		[]any{&depth, &prefix, &node}, func() error {
+			id, err := vmap.ParseNodeID(depth, prefix)
+			if err != nil {
+				return fmt.Errorf("storage: map node at depth %d, prefix %x: %w", depth, prefix, err)
+			}
+			n, err := vmap.ParseNode(id, node)
+			if err != nil {
+				return fmt.Errorf("storage: map node %s: %w", id, err)
+			}
+			return fn(id, n)
+		})
 }
 
 // hash32 copies b into dst if it is 32 bytes long, and reports whether it

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"ScanCheckpoints", testScanCheckpoints},
 		{"ScanIndex", testScanIndex},
 		{"ScanState", testScanState},
+		{"ScanMapNodes", testScanMapNodes},
 		{"Map", testMap},
 		{"MapAtomicFailure", testMapAtomicFailure},
 	}

@@ -182,3 +182,54 @@ func testMapAtomicFailure(t *testing.T, open Opener) {
 	applyRef(t, ctx, ref, ups)
 	checkMap(t, ctx, s, ref, good.MapIndex)
 }
+
+// testScanMapNodes checks that ScanMapNodes passes exactly the nodes of
+// the stored map, in NodeID order, after inserts, overwrites and deletes.
+func testScanMapNodes(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "scan-map-nodes")
+	defer s.Close()
+	n := 0
+	if err := s.ScanMapNodes(ctx, func(vmap.NodeID, vmap.Node) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("ScanMapNodes on an empty log: %d nodes, %v", n, err)
+	}
+	ref := vmap.NewMemoryStore()
+	for round, ups := range [][]vmap.Update{
+		mapUpdates(0, 300, 0),
+		append(mapUpdates(200, 150, 1), vmap.Update{Key: vmap.Key(hashOf("key-7"))}, vmap.Update{Key: vmap.Key(hashOf("key-8"))}),
+	} {
+		if err := s.Commit(ctx, mapBatch(t, ctx, s, 4+round, ups)); err != nil {
+			t.Fatal(err)
+		}
+		applyRef(t, ctx, ref, ups)
+	}
+	var prev *vmap.NodeID
+	n = 0
+	err := s.ScanMapNodes(ctx, func(id vmap.NodeID, got vmap.Node) error {
+		if prev != nil && prev.Compare(id) >= 0 {
+			t.Errorf("ScanMapNodes: node %s after %s", id, prev)
+		}
+		prev = &id
+		want, err := ref.ReadNodes(ctx, []vmap.NodeID{id})
+		if err != nil {
+			return err
+		}
+		if got.Kind == vmap.KindEmpty || got.Kind != want[0].Kind || got.Hash != want[0].Hash ||
+			got.Key != want[0].Key || string(got.Value) != string(want[0].Value) {
+			t.Errorf("ScanMapNodes: node %s = %+v, want %+v", id, got, want[0])
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ScanMapNodes: %v", err)
+	}
+	if n != ref.Len() {
+		t.Errorf("ScanMapNodes passed %d nodes, the map has %d", n, ref.Len())
+	}
+	n = 0
+	err = s.ScanMapNodes(ctx, func(vmap.NodeID, vmap.Node) error { n++; return errStop })
+	if err != errStop || n != 1 {
+		t.Errorf("ScanMapNodes with a failing function: %d calls, %v; want 1, the function's error", n, err)
+	}
+}
