@@ -74,6 +74,13 @@ func (s *Server) errorBody(r *http.Request, code int, err error) ErrorBody {
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := statusOf(err)
+	if code == http.StatusInternalServerError && r.Context().Err() != nil {
+		// The client went away (or the server is stopping) while the
+		// answer was built: whatever failed for want of the context is
+		// not an internal error, even when a library dropped the
+		// context's error from the chain.
+		code = http.StatusServiceUnavailable
+	}
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", RetryAfter)
 	}

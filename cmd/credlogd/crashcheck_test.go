@@ -19,6 +19,7 @@ import (
 	"github.com/transparency-dev/tessera/client"
 
 	"github.com/credlog/credlog/log/fsck"
+	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/storage/sqlite"
 )
 
@@ -126,6 +127,14 @@ func (h *harness) fsck() {
 		h.t.Fatal(err)
 	}
 	defer s.Close()
+	h.checkStored(s)
+}
+
+// checkStored runs fsck on s, and checks that every acknowledged event
+// and every checkpoint seen is stored in s.
+func (h *harness) checkStored(s storage.Storage) {
+	h.t.Helper()
+	ctx := context.Background()
 	rep, err := fsck.Check(ctx, s, h.key, fsck.Options{})
 	if err != nil {
 		h.t.Fatalf("fsck: %v", err)

@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	credlogd [-config file.json] [-data dir] [-listen addr] [-origin name] [-issuer prefix]... [-witness-policy file] [-log-level level]
+//	credlogd [-config file.json] [-data dir] [-database url] [-advertise url] [-listen addr] [-origin name] [-issuer prefix]... [-witness-policy file] [-log-level level]
 package main
 
 import (
@@ -27,6 +27,8 @@ func main() {
 	dataDir := flag.String("data", "", "data directory (default credlog-data)")
 	listen := flag.String("listen", "", "HTTP listen address (default 127.0.0.1:8080)")
 	origin := flag.String("origin", "", "log origin, also the log key's name (default localhost/credlog)")
+	database := flag.String("database", "", "PostgreSQL connection `URL` (postgres://...) to store the log in, shared with other instances\n(default: an SQLite file in the data directory)")
+	advertise := flag.String("advertise", "", "`URL` at which other instances sharing the database reach this one (default http://<listen address>/)")
 	logLevel := flag.String("log-level", "", "debug, info, warn or error (default info)")
 	witnessPolicy := flag.String("witness-policy", "", "C2SP tlog-policy `file`: publish checkpoints only with its witness quorum (fail-closed)")
 	var issuers []logd.IssuerConfig
@@ -51,7 +53,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	for p, v := range map[*string]string{&cfg.DataDir: *dataDir, &cfg.Listen: *listen, &cfg.Origin: *origin, &cfg.LogLevel: *logLevel, &cfg.WitnessPolicy: *witnessPolicy} {
+	for p, v := range map[*string]string{&cfg.DataDir: *dataDir, &cfg.Listen: *listen, &cfg.Origin: *origin, &cfg.LogLevel: *logLevel, &cfg.WitnessPolicy: *witnessPolicy, &cfg.Database: *database, &cfg.Advertise: *advertise} {
 		if v != "" {
 			*p = v
 		}

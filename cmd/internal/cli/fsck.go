@@ -4,11 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"time"
 
 	"github.com/credlog/credlog/log/fsck"
 	"github.com/credlog/credlog/log/keys"
+	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/storage/postgres"
 	"github.com/credlog/credlog/log/storage/sqlite"
 )
 
@@ -20,7 +23,7 @@ const fsckProgressEvery = 2 * time.Second
 
 var fsckCommand = &command{
 	name:     "fsck",
-	synopsis: "-data DIR | -db FILE [-vkey FILE]",
+	synopsis: "-data DIR | -db FILE | -database URL [-vkey FILE]",
 	summary:  "check a stopped log's data directory offline",
 	doc: `
 Fsck checks that what a credlog log stored agrees with itself: every entry
@@ -31,14 +34,17 @@ hold exactly the rows the entries imply; replaying every entry through the
 state rules, under the log's key, gives exactly the stored issuers,
 credentials and subjects; and every stored checkpoint is signed by the
 log's key, has the root of the tree at its size, and is consistent with
-the next one.
+the next one; every map-root entry commits to the root of the verifiable
+map that the replay rebuilds, and the stored map root and map nodes are
+exactly that map's at the last map-root entry.
 
 Give the data directory of credlogd with -data (the database DIR/log.db
-and the log's verifier key DIR/log.vkey), or a database file with -db.
-The verifier key is read from -vkey if given, else from log.vkey next to
-the database. Fsck opens the database read-only and changes nothing; stop
-credlogd first, since a log that moves while it is checked can look
-inconsistent.
+and the log's verifier key DIR/log.vkey), or a database file with -db,
+or the PostgreSQL database of credlogd -database with -database URL (with
+-data DIR for the key DIR/log.vkey, or -vkey). The verifier key is read
+from -vkey if given, else from log.vkey next to the database. Fsck opens
+the database read-only and changes nothing; stop credlogd first, since a
+log that moves while it is checked can look inconsistent.
 
 Fsck prints a summary and exits 0 when everything holds. Otherwise it
 names the first inconsistency, such as "entry 1234: leaf hash not in tile
@@ -48,9 +54,23 @@ error.`,
 		data := fs.String("data", "", "credlogd data `directory`")
 		db := fs.String("db", "", "database `file` (instead of -data)")
 		vkey := fs.String("vkey", "", "the log's verifier key `file` (default log.vkey beside the database)")
+		database := fs.String("database", "", "PostgreSQL connection `URL` of the log (instead of -db)")
 		return func(e *env, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
+			}
+			if *database != "" {
+				switch {
+				case *db != "":
+					return usagef("-db and -database are exclusive")
+				case !postgres.IsDSN(*database):
+					return usagef("-database must be a postgres:// or postgresql:// URL")
+				case *vkey == "" && *data == "":
+					return usagef("-database needs -vkey, or -data for DIR/log.vkey")
+				case *vkey == "":
+					*vkey = filepath.Join(*data, "log.vkey")
+				}
+				return runFsck(e, *database, *vkey)
 			}
 			switch {
 			case *data == "" && *db == "":
@@ -68,8 +88,8 @@ error.`,
 	},
 }
 
-// runFsck checks the log in the database file db, whose verifier key is
-// in the file vkey.
+// runFsck checks the log in the database db (a file, or a PostgreSQL
+// URL), whose verifier key is in the file vkey.
 func runFsck(e *env, db, vkey string) error {
 	text, err := readFile(vkey, maxVKeyFile)
 	if err != nil {
@@ -80,7 +100,12 @@ func runFsck(e *env, db, vkey string) error {
 		return fmt.Errorf("couldn't parse the log's verifier key %s: %w", vkey, err)
 	}
 	ctx := context.Background()
-	s, err := sqlite.OpenReadOnly(ctx, db)
+	var s storage.Storage
+	if postgres.IsDSN(db) {
+		s, err = postgres.OpenReadOnly(ctx, db)
+	} else {
+		s, err = sqlite.OpenReadOnly(ctx, db)
+	}
 	if err != nil {
 		return err
 	}
@@ -95,8 +120,12 @@ func runFsck(e *env, db, vkey string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: ok: %d entries in %d entry bundles and %d tiles; %d index rows; %d issuers, %d credentials, %d subjects; %d checkpoints\n",
-		db, rep.Entries, rep.Bundles, rep.Tiles, rep.IndexRows, rep.Issuers, rep.Credentials, rep.Subjects, rep.Checkpoints)
+	name := db
+	if u, err := url.Parse(db); err == nil && postgres.IsDSN(db) {
+		name = u.Redacted() // never print a password
+	}
+	fmt.Fprintf(e.stdout, "%s: ok: %d entries in %d entry bundles and %d tiles; %d index rows; %d issuers, %d credentials, %d subjects; %d checkpoints; %d map roots, %d map nodes\n",
+		name, rep.Entries, rep.Bundles, rep.Tiles, rep.IndexRows, rep.Issuers, rep.Credentials, rep.Subjects, rep.Checkpoints, rep.MapRoots, rep.MapNodes)
 	return nil
 }
 

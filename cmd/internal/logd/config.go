@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/storage/postgres"
 )
 
 // Config is credlogd's configuration. The JSON file form is decoded
@@ -24,6 +25,17 @@ type Config struct {
 	// DataDir holds the database and the log key. Created 0700 if absent.
 	// Default "credlog-data".
 	DataDir string `json:"data_dir"`
+	// Database is where the log is stored: "" for an SQLite database
+	// file, log.db, in the data directory; or a PostgreSQL connection URL
+	// (postgres:// or postgresql://), which several credlogd instances
+	// may share, one of them sequencing at a time (docs/OPERATIONS.md).
+	// The keys stay in the data directory either way. Default "".
+	Database string `json:"database"`
+	// Advertise is the URL at which the other instances sharing a
+	// PostgreSQL database reach this one, to forward submissions to it
+	// while it sequences. Default "http://<listen address>/"; only with
+	// a PostgreSQL database.
+	Advertise string `json:"advertise"`
 	// KeyFile is the log's signed-note private key, generated (0600) on
 	// first run. Default "<data_dir>/log.key".
 	KeyFile string `json:"key_file"`
@@ -50,6 +62,10 @@ type Config struct {
 	QueueSize int `json:"queue_size"`
 	// MaxBatchBody bounds POST /events/batch bodies, in bytes. Default 8 MiB.
 	MaxBatchBody int64 `json:"max_batch_body"`
+	// MaxConns bounds the connections the HTTP server holds open at
+	// once; a connection beyond it gets 503 with Retry-After and is
+	// closed. Default 4096.
+	MaxConns int `json:"max_conns"`
 	// HealthMaxLag: /healthz fails when committed entries wait longer
 	// than this for a published checkpoint. Default "30s".
 	HealthMaxLag Duration `json:"health_max_lag"`
@@ -148,6 +164,18 @@ func (c *Config) SetDefaults() error {
 	}
 	if c.BatchMaxEntries < 0 || c.QueueSize < 0 || c.MaxBatchBody < 0 {
 		return errors.New("batch_max_entries, queue_size and max_batch_body must not be negative")
+	}
+	if c.MaxConns < 0 {
+		return errors.New("max_conns must not be negative")
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 4096
+	}
+	if c.Database != "" && !postgres.IsDSN(c.Database) {
+		return fmt.Errorf("database %q is not a postgres:// or postgresql:// URL (leave it empty for SQLite in the data directory)", c.Database)
+	}
+	if c.Advertise != "" && c.Database == "" {
+		return errors.New("advertise needs a PostgreSQL database")
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"

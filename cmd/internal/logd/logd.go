@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/credlog/credlog/api"
+	"github.com/credlog/credlog/cmd/internal/netlimit"
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/keys"
 	"github.com/credlog/credlog/log/sequencer"
@@ -40,6 +41,9 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(addr 
 	signer, err := loadOrCreateKey(cfg, logger)
 	if err != nil {
 		return err
+	}
+	if cfg.Database != "" {
+		return runShared(ctx, cfg, signer, logger, ready)
 	}
 	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "log.db"))
 	if err != nil {
@@ -66,10 +70,11 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(addr 
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("couldn't listen: %w", err)
 	}
+	ln := netlimit.New(tcp, cfg.MaxConns)
 	srv := api.NewHTTPServer(cfg.Listen, api.NewServer(api.Config{
 		Log: l, Storage: store, Logger: logger, Registry: reg,
 		MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration,
