@@ -137,30 +137,62 @@ func Load(path string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err := ParseState(b)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: state file %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// ParseState decodes a state file strictly: unknown fields, trailing
+// data, another version, unsorted index lists and malformed hashes are
+// errors.
+func ParseState(b []byte) (*State, error) {
 	if len(b) > maxStateFile {
-		return nil, fmt.Errorf("monitor: state file %s is larger than %d bytes", path, maxStateFile)
+		return nil, fmt.Errorf("larger than %d bytes", maxStateFile)
 	}
 	st := new(State)
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(st); err != nil {
-		return nil, fmt.Errorf("monitor: state file %s: %w", path, err)
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the object")
 	}
 	if st.Version != stateVersion {
-		return nil, fmt.Errorf("monitor: state file %s has version %d, this monitor reads %d", path, st.Version, stateVersion)
+		return nil, fmt.Errorf("version %d, this monitor reads %d", st.Version, stateVersion)
+	}
+	for _, l := range [][]uint64{st.Known, st.Alerted} {
+		if !slices.IsSorted(l) {
+			return nil, errors.New("index lists must be sorted")
+		}
+	}
+	for _, it := range st.Watch {
+		if it.Kind != Subject && it.Kind != Credential {
+			return nil, fmt.Errorf("watched item of unknown kind %q", it.Kind)
+		}
 	}
 	return st, nil
+}
+
+// Marshal encodes the state as its file holds it.
+func (st *State) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(st, "", "\t")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 // Save writes the state file atomically (a temporary file in the same
 // directory, synced, renamed over the old one), readable only by its
 // owner: the watch list says what the holder cares about.
 func (st *State) Save(path string) error {
-	b, err := json.MarshalIndent(st, "", "\t")
+	b, err := st.Marshal()
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
