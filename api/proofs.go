@@ -1,59 +1,11 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
-
-	"github.com/transparency-dev/tessera/client"
-
-	"github.com/credlog/credlog/log/storage"
-	"github.com/credlog/credlog/log/tlogproof"
 )
-
-// prover builds proofs against one published checkpoint, from the stored
-// tiles, with the tlog-tiles proof builder of transparency-dev/tessera.
-type prover struct {
-	size       uint64
-	checkpoint []byte
-	pb         *client.ProofBuilder
-}
-
-func (s *Server) tileFetcher() client.TileFetcherFunc {
-	return func(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
-		return s.tiles.readWidth(ctx, s.store, level, index, p)
-	}
-}
-
-// newProver returns a prover at the latest published checkpoint.
-func (s *Server) newProver(ctx context.Context) (*prover, error) {
-	size, cp, err := s.store.LatestCheckpoint(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read the latest checkpoint: %w", err)
-	}
-	return s.proverAt(ctx, size, cp)
-}
-
-func (s *Server) proverAt(ctx context.Context, size uint64, cp []byte) (*prover, error) {
-	pb, err := client.NewProofBuilder(ctx, size, s.tileFetcher())
-	if err != nil {
-		return nil, fmt.Errorf("couldn't build proofs at size %d: %w", size, err)
-	}
-	return &prover{size: size, checkpoint: cp, pb: pb}, nil
-}
-
-func (p *prover) proof(ctx context.Context, index uint64) (*tlogproof.Proof, error) {
-	if index >= p.size {
-		return nil, fmt.Errorf("%w: index %d is not in the published tree of size %d", storage.ErrNotFound, index, p.size)
-	}
-	h, err := p.pb.InclusionProof(ctx, index)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't build inclusion proof for %d: %w", index, err)
-	}
-	return &tlogproof.Proof{Index: index, Hashes: h, Checkpoint: p.checkpoint}, nil
-}
 
 // ProofResponse is the answer of the proof endpoints.
 type ProofResponse struct {
@@ -130,12 +82,7 @@ func (s *Server) serveInclusion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	pr, err := s.proverAt(r.Context(), size, nil)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	p, err := pr.proof(r.Context(), index)
+	p, err := s.proverAt(size, nil).proof(r.Context(), index)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -158,12 +105,7 @@ func (s *Server) serveConsistency(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	pr, err := s.proverAt(r.Context(), size, nil)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	h, err := pr.pb.ConsistencyProof(r.Context(), old, size)
+	h, err := s.proverAt(size, nil).consistency(r.Context(), old)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("couldn't build consistency proof: %w", err))
 		return

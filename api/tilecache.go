@@ -9,20 +9,22 @@ import (
 	"github.com/credlog/credlog/log/tiles"
 )
 
-// tileCacheSize bounds the full hash tiles kept in memory: 2048 tiles of
-// 8 KiB, 16 MiB.
+// tileCacheSize bounds the hash tiles kept in memory: 2048 tiles of at
+// most 8 KiB, 16 MiB.
 const tileCacheSize = 2048
+
+// nodeCacheSize bounds the tiles whose interior nodes are kept in memory
+// for proofs: 1024 of at most 16 KiB, 16 MiB.
+const nodeCacheSize = 1024
 
 // tileCache keeps recently read hash tiles, whole or at a width. A full
 // tile never changes, so it can be served from memory forever; the first
 // W hashes of a partial tile (its tlog-tiles ".p/W" form) never change
 // either, once the tile has W hashes, because a tile only grows. The
 // current content of a partial tile is always read from storage.
-type tileCache struct {
-	mu    sync.Mutex
-	lru   *list.List // of *tileItem, most recent first
-	items map[tileKey]*list.Element
-}
+type tileCache struct{ *lru[[]byte] }
+
+func newTileCache() *tileCache { return &tileCache{newLRU[[]byte](tileCacheSize)} }
 
 // tileKey names a tile at a width; width 0 is the full tile.
 type tileKey struct {
@@ -30,23 +32,47 @@ type tileKey struct {
 	width        uint8
 }
 
-type tileItem struct {
-	key  tileKey
-	data []byte
+// lru is a bounded map from tiles to what was read or computed from
+// them, that forgets the least recently used first.
+type lru[V any] struct {
+	mu    sync.Mutex
+	bound int
+	order *list.List // of *lruItem[V], most recent first
+	items map[tileKey]*list.Element
 }
 
-func newTileCache() *tileCache {
-	return &tileCache{lru: list.New(), items: make(map[tileKey]*list.Element)}
+type lruItem[V any] struct {
+	key tileKey
+	v   V
 }
 
-func (c *tileCache) get(key tileKey) ([]byte, bool) {
+func newLRU[V any](bound int) *lru[V] {
+	return &lru[V]{bound: bound, order: list.New(), items: make(map[tileKey]*list.Element)}
+}
+
+func (c *lru[V]) get(key tileKey) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[key]; ok {
-		c.lru.MoveToFront(e)
-		return e.Value.(*tileItem).data, true
+		c.order.MoveToFront(e)
+		return e.Value.(*lruItem[V]).v, true
 	}
-	return nil, false
+	var zero V
+	return zero, false
+}
+
+// put adds an item, evicting the least recently used beyond the bound.
+func (c *lru[V]) put(key tileKey, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.items[key]; ok {
+		return
+	}
+	c.items[key] = c.order.PushFront(&lruItem[V]{key, v})
+	if c.order.Len() > c.bound {
+		old := c.order.Remove(c.order.Back()).(*lruItem[V])
+		delete(c.items, old.key)
+	}
 }
 
 // read returns a tile's current content, from the cache if it is full.
@@ -89,18 +115,4 @@ func (c *tileCache) readWidth(ctx context.Context, st storage.Storage, level, in
 	}
 	c.put(key, data)
 	return data, nil
-}
-
-// put adds a tile, evicting the least recently used beyond the bound.
-func (c *tileCache) put(key tileKey, data []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.items[key]; ok {
-		return
-	}
-	c.items[key] = c.lru.PushFront(&tileItem{key, data})
-	if c.lru.Len() > tileCacheSize {
-		old := c.lru.Remove(c.lru.Back()).(*tileItem)
-		delete(c.items, old.key)
-	}
 }

@@ -99,7 +99,7 @@ func TestTileCache(t *testing.T) {
 	if _, ok := c.items[tileKey{}]; ok {
 		t.Error("the least recently used tile was not evicted")
 	}
-	if len(c.items) != tileCacheSize || c.lru.Len() != tileCacheSize {
+	if len(c.items) != tileCacheSize || c.order.Len() != tileCacheSize {
 		t.Fatalf("cache holds %d items, bound %d", len(c.items), tileCacheSize)
 	}
 }
