@@ -48,6 +48,8 @@ type Server struct {
 	logger *slog.Logger
 	router *mux.Router
 	tiles  *tileCache
+	// bundles are recently read entry bundles, at a width.
+	bundles *lru[[]byte]
 	// nodes are the interior nodes of recently used tiles, for proofs.
 	nodes *lru[*subtrees]
 	// published are sizes known to have a published checkpoint.
@@ -71,7 +73,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.HealthMaxLag <= 0 {
 		cfg.HealthMaxLag = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache(), nodes: newLRU[*subtrees](nodeCacheSize)}
+	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache(), nodes: newLRU[*subtrees](nodeCacheSize), bundles: newLRU[[]byte](bundleCacheSize)}
 	r := s.router
 	r.HandleFunc("/checkpoint", s.serveCheckpoint).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/checkpoints/{size:[0-9]+}", s.serveCheckpointBySize).Methods(http.MethodGet, http.MethodHead)

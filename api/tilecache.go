@@ -13,6 +13,10 @@ import (
 // most 8 KiB, 16 MiB.
 const tileCacheSize = 2048
 
+// bundleCacheSize bounds the entry bundles kept in memory (each at most
+// maxCachedBundle bytes).
+const bundleCacheSize = 256
+
 // nodeCacheSize bounds the tiles whose interior nodes are kept in memory
 // for proofs: 1024 of at most 16 KiB, 16 MiB.
 const nodeCacheSize = 1024

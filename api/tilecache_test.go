@@ -103,3 +103,33 @@ func TestTileCache(t *testing.T) {
 		t.Fatalf("cache holds %d items, bound %d", len(c.items), tileCacheSize)
 	}
 }
+
+// TestBundleCache: an entry bundle's first W entries are served from
+// memory once read; a width the bundle does not have yet, or the full
+// form of a partial bundle, is not found.
+func TestBundleCache(t *testing.T) {
+	ctx := context.Background()
+	st, _ := storedTree(t, 300)
+	s := &Server{store: st, bundles: newLRU[[]byte](bundleCacheSize)}
+	p44, err := s.readBundle(ctx, 1, 44)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := tiles.BundleEntries(p44)
+	if err != nil || len(es) != 44 || string(es[0]) != "entry 256" {
+		t.Fatalf("bundle 1 at width 44: %d entries, %v", len(es), err)
+	}
+	for _, w := range []uint8{45, 0} {
+		if _, err := s.readBundle(ctx, 1, w); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("bundle 1 at width %d (it has 44): %v", w, err)
+		}
+	}
+	again, err := s.readBundle(ctx, 1, 44)
+	if err != nil || &again[0] != &p44[0] {
+		t.Errorf("bundle 1 at width 44 read again from storage (%v)", err)
+	}
+	full, err := s.readBundle(ctx, 0, 0)
+	if es, _ := tiles.BundleEntries(full); err != nil || len(es) != 256 {
+		t.Errorf("full bundle 0: %d entries, %v", len(es), err)
+	}
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -83,10 +84,7 @@ func (s *Server) serveTile(w http.ResponseWriter, r *http.Request) {
 	var data []byte
 	var err error
 	if entries {
-		data, err = s.store.ReadBundle(r.Context(), index)
-		if err == nil {
-			data, err = bundleWidth(data, width)
-		}
+		data, err = s.readBundle(r.Context(), index, width)
 	} else {
 		data, err = s.tiles.readWidth(r.Context(), s.store, level, index, width)
 	}
@@ -110,6 +108,31 @@ func tileWidth(t []byte, w uint8) ([]byte, error) {
 		return nil, storage.ErrNotFound
 	}
 	return t[:n*32], nil
+}
+
+// maxCachedBundle bounds the size of an entry bundle kept in the bundle
+// cache: with bundleCacheSize, the cache holds at most 16 MiB.
+const maxCachedBundle = 64 << 10
+
+// readBundle returns the first width entries of an entry bundle (all 256
+// for width 0). Like a tile's, a bundle's first W entries never change
+// once it has W, so they are cached (unless unusually large).
+func (s *Server) readBundle(ctx context.Context, index uint64, width uint8) ([]byte, error) {
+	key := tileKey{index: index, width: width}
+	if data, ok := s.bundles.get(key); ok {
+		return data, nil
+	}
+	data, err := s.store.ReadBundle(ctx, index)
+	if err != nil {
+		return nil, err
+	}
+	if data, err = bundleWidth(data, width); err != nil {
+		return nil, err
+	}
+	if len(data) <= maxCachedBundle {
+		s.bundles.put(key, data)
+	}
+	return data, nil
 }
 
 func bundleWidth(b []byte, w uint8) ([]byte, error) {
