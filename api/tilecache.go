@@ -14,8 +14,9 @@ import (
 const tileCacheSize = 2048
 
 // bundleCacheSize bounds the entry bundles kept in memory (each at most
-// maxCachedBundle bytes).
-const bundleCacheSize = 256
+// maxCachedBundle bytes, so at most 32 MiB; about 27 MiB of typical
+// 210-byte entries).
+const bundleCacheSize = 512
 
 // nodeCacheSize bounds the tiles whose interior nodes are kept in memory
 // for proofs: 1024 of at most 16 KiB, 16 MiB.

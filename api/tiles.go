@@ -111,7 +111,7 @@ func tileWidth(t []byte, w uint8) ([]byte, error) {
 }
 
 // maxCachedBundle bounds the size of an entry bundle kept in the bundle
-// cache: with bundleCacheSize, the cache holds at most 16 MiB.
+// cache.
 const maxCachedBundle = 64 << 10
 
 // readBundle returns the first width entries of an entry bundle (all 256
