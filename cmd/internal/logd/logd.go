@@ -24,6 +24,7 @@ import (
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/keys"
 	"github.com/credlog/credlog/log/sequencer"
+	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/storage/sqlite"
 )
 
@@ -51,52 +52,93 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(addr 
 	}
 	defer store.Close()
 
+	reg := newRegistry()
+	l, err := newSequencer(ctx, cfg, signer, store, reg, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	srv := api.NewHTTPServer(cfg.Listen, api.NewServer(api.Config{
+		Log: l, Storage: store, Logger: logger, Registry: reg,
+		MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration,
+	}))
+	return serve(ctx, cfg, srv, ln, logger, ready,
+		[]any{"credlogd serving", "origin", cfg.Origin, "addr", ln.Addr().String(), "data", cfg.DataDir, "vkey", signer.VerifierKey()},
+		func(_, seqCtx context.Context) error {
+			err := l.Run(seqCtx)
+			logger.Info("credlogd stopped", "size", l.Stats().Committed)
+			return err
+		},
+		func(gctx context.Context) error {
+			if err := registerIssuers(gctx, l, signer, cfg.Issuers, logger); err != nil {
+				return fmt.Errorf("couldn't register issuers: %w", err)
+			}
+			return nil
+		})
+}
+
+// newRegistry returns the Prometheus registry of the process, with the Go
+// and process collectors and the build information.
+func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	return reg
+}
+
+// newSequencer returns the sequencer of the log in store, publishing its
+// checkpoints through the witnesses of the policy, if any. It starts from
+// what store holds: the tree, the state and the pending map updates.
+func newSequencer(ctx context.Context, cfg *Config, signer *keys.Signer, store storage.Storage, reg *prometheus.Registry, logger *slog.Logger) (*sequencer.Log, error) {
 	var publish func(context.Context, uint64, []byte) ([]byte, error)
 	if cfg.WitnessPolicy != "" {
 		wc, err := newWitnessClient(cfg, signer, store, reg, logger)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		publish = wc.Publish
 	}
-	l, err := sequencer.New(ctx, sequencer.Config{
+	return sequencer.New(ctx, sequencer.Config{
 		Signer: signer, Storage: store, Logger: logger, Metrics: sequencer.NewMetrics(reg),
 		MaxBatch: cfg.BatchMaxEntries, MaxAge: cfg.BatchMaxAge.Duration, QueueSize: cfg.QueueSize,
 		MapEpoch: cfg.MapEpoch.Duration, MapIdle: cfg.MapIdle.Duration,
 		Publish: publish,
 	})
-	if err != nil {
-		return err
-	}
+}
+
+// listen opens the HTTP listener, bounded to cfg.MaxConns connections.
+func listen(cfg *Config) (*netlimit.Listener, error) {
 	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("couldn't listen: %w", err)
+		return nil, fmt.Errorf("couldn't listen: %w", err)
 	}
-	ln := netlimit.New(tcp, cfg.MaxConns)
-	srv := api.NewHTTPServer(cfg.Listen, api.NewServer(api.Config{
-		Log: l, Storage: store, Logger: logger, Registry: reg,
-		MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration,
-	}))
+	return netlimit.New(tcp, cfg.MaxConns), nil
+}
 
+// serve runs the HTTP server srv on ln, main and tasks until ctx is done,
+// main returns or a task fails; then it shuts down gracefully: srv stops
+// taking requests and finishes those in flight, and only then is main's
+// second context (which outlives ctx) cancelled, so that the sequencer
+// commits what was acknowledged. main's first context and the tasks' are
+// done when anything fails. serving is the log line once srv serves;
+// ready, if not nil, gets the listening address.
+func serve(ctx context.Context, cfg *Config, srv *http.Server, ln net.Listener, logger *slog.Logger, ready func(addr string),
+	serving []any, main func(gctx, seqCtx context.Context) error, tasks ...func(gctx context.Context) error) error {
 	seqCtx, stopSeq := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSeq()
 	g, gctx := errgroup.WithContext(ctx)
-	seqDone := make(chan struct{})
+	mainDone := make(chan struct{})
 	g.Go(func() error {
-		defer close(seqDone)
-		return l.Run(seqCtx)
+		defer close(mainDone)
+		return main(gctx, seqCtx)
 	})
+	for _, task := range tasks {
+		g.Go(func() error { return task(gctx) })
+	}
 	g.Go(func() error {
-		if err := registerIssuers(gctx, l, signer, cfg.Issuers, logger); err != nil {
-			return fmt.Errorf("couldn't register issuers: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		logger.Info("credlogd serving", "origin", cfg.Origin, "addr", ln.Addr().String(), "data", cfg.DataDir,
-			"vkey", signer.VerifierKey())
+		logger.Info(serving[0].(string), serving[1:]...)
 		if ready != nil {
 			ready(ln.Addr().String())
 		}
@@ -111,15 +153,14 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(addr 
 	g.Go(func() error {
 		select {
 		case <-gctx.Done():
-		case <-seqDone:
+		case <-mainDone:
 		}
 		// A fresh context: the one we were given is already cancelled.
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		err := srv.Shutdown(sctx)
 		stopSeq()
-		<-seqDone
-		logger.Info("credlogd stopped", "size", l.Stats().Committed)
+		<-mainDone
 		return err
 	})
 	return g.Wait()

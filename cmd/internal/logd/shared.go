@@ -14,14 +14,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/credlog/credlog/api"
-	"github.com/credlog/credlog/cmd/internal/netlimit"
 	"github.com/credlog/credlog/log/keys"
-	"github.com/credlog/credlog/log/sequencer"
 	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/storage/postgres"
 )
@@ -53,15 +49,14 @@ func runShared(ctx context.Context, cfg *Config, signer *keys.Signer, logger *sl
 	if err := checkLogKey(ctx, store, signer); err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
-	tcp, err := net.Listen("tcp", cfg.Listen)
+	reg := newRegistry()
+	ln, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("couldn't listen: %w", err)
+		return err
 	}
 	advertise := cfg.Advertise
 	if advertise == "" {
-		advertise = "http://" + tcp.Addr().String() + "/"
+		advertise = "http://" + ln.Addr().String() + "/"
 	}
 	h := &sharedHandler{
 		read: api.NewServer(api.Config{Storage: store, Logger: logger, Registry: reg,
@@ -72,46 +67,14 @@ func runShared(ctx context.Context, cfg *Config, signer *keys.Signer, logger *sl
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		}},
 	}
-	srv := api.NewHTTPServer(cfg.Listen, h)
-	ln := netlimit.New(tcp, cfg.MaxConns)
-
-	seqCtx, stopSeq := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSeq()
-	g, gctx := errgroup.WithContext(ctx)
-	leadDone := make(chan struct{})
-	g.Go(func() error {
-		defer close(leadDone)
-		return lead(gctx, seqCtx, cfg, signer, store, reg, h, advertise, logger)
-	})
-	g.Go(func() error {
-		logger.Info("credlogd serving, sharing a PostgreSQL database", "origin", cfg.Origin, "addr", tcp.Addr().String(),
-			"advertise", advertise, "vkey", signer.VerifierKey())
-		if ready != nil {
-			ready(tcp.Addr().String())
-		}
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	return serve(ctx, cfg, api.NewHTTPServer(cfg.Listen, h), ln, logger, ready,
+		[]any{"credlogd serving, sharing a PostgreSQL database", "origin", cfg.Origin, "addr", ln.Addr().String(),
+			"advertise", advertise, "vkey", signer.VerifierKey()},
+		func(gctx, seqCtx context.Context) error {
+			err := lead(gctx, seqCtx, cfg, signer, store, reg, h, advertise, logger)
+			logger.Info("credlogd stopped")
 			return err
-		}
-		return nil
-	})
-	if cfg.DebugListen != "" {
-		g.Go(func() error { return serveDebug(gctx, cfg.DebugListen) })
-	}
-	g.Go(func() error {
-		select {
-		case <-gctx.Done():
-		case <-leadDone:
-		}
-		// A fresh context: the one we were given is already cancelled.
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		err := srv.Shutdown(sctx)
-		stopSeq()
-		<-leadDone
-		logger.Info("credlogd stopped")
-		return err
-	})
-	return g.Wait()
+		})
 }
 
 // checkLogKey refuses a log key that did not sign the database's latest
@@ -160,22 +123,9 @@ func lead(ctx, seqCtx context.Context, cfg *Config, signer *keys.Signer, store *
 	}
 	defer lease.Release()
 	logger.Info("acquired the sequencer lease", "epoch", lease.Epoch())
-	var publish func(context.Context, uint64, []byte) ([]byte, error)
-	if cfg.WitnessPolicy != "" {
-		wc, err := newWitnessClient(cfg, signer, store, reg, logger)
-		if err != nil {
-			return err
-		}
-		publish = wc.Publish
-	}
 	// The sequencer starts from what is committed now: the tree, the
 	// state and the pending map updates, whoever wrote them.
-	l, err := sequencer.New(ctx, sequencer.Config{
-		Signer: signer, Storage: store, Logger: logger, Metrics: sequencer.NewMetrics(reg),
-		MaxBatch: cfg.BatchMaxEntries, MaxAge: cfg.BatchMaxAge.Duration, QueueSize: cfg.QueueSize,
-		MapEpoch: cfg.MapEpoch.Duration, MapIdle: cfg.MapIdle.Duration,
-		Publish: publish,
-	})
+	l, err := newSequencer(ctx, cfg, signer, store, reg, logger)
 	if err != nil {
 		return err
 	}
