@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/credlog/credlog/api"
+	"github.com/credlog/credlog/cmd/internal/proctest"
 	"github.com/credlog/credlog/log/fsck/fscktest"
 	"github.com/credlog/credlog/log/keys"
 )
@@ -124,22 +124,11 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	tmp := t.TempDir()
 	h := &harness{
-		t: t, bin: filepath.Join(tmp, "credlogd"), dir: filepath.Join(tmp, "data"), config: filepath.Join(tmp, "credlogd.json"),
+		t: t, bin: proctest.Build(t, tmp, "credlogd"), dir: filepath.Join(tmp, "data"), config: filepath.Join(tmp, "credlogd.json"),
 		acks: make(map[uint64][]byte), byEvent: make(map[string]uint64),
 		cps: make(map[uint64][]byte), roots: make(map[uint64][32]byte),
 		served: make(map[uint64]bool), consistent: make(map[[2]uint64]bool),
 	}
-	start := time.Now()
-	args := []string{"build", "-o", h.bin}
-	if raceEnabled {
-		// A race in credlogd under this load is a failure too.
-		args = append(args, "-race")
-	}
-	build := exec.Command(goTool(t), append(args, ".")...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built credlogd in %v", time.Since(start).Round(time.Millisecond))
 	iss, err := fscktest.NewIssuer("issuer.crash.example")
 	if err != nil {
 		t.Fatal(err)
@@ -171,34 +160,12 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-// goTool returns the go command that runs this test.
-func goTool(t *testing.T) string {
-	if p, err := exec.LookPath(filepath.Join(runtime.GOROOT(), "bin", "go")); err == nil {
-		return p
-	}
-	p, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build credlogd with")
-	}
-	return p
-}
-
-// freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // start starts credlogd and waits until it serves. A port taken while
 // the log was down is replaced by another.
 func (h *harness) start() {
 	h.t.Helper()
 	for attempt := 0; attempt < 5; attempt++ {
-		addr := freeAddr(h.t)
+		addr := proctest.FreeAddr(h.t)
 		fmt.Fprintf(h.logs, "--- harness: starting credlogd on %s\n", addr)
 		cmd := exec.Command(h.bin, "-config", h.config, "-listen", addr)
 		cmd.Stdout, cmd.Stderr = h.logs, h.logs

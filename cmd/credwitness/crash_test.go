@@ -25,6 +25,7 @@ import (
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/credlog/credlog/cmd/internal/proctest"
 	"github.com/credlog/credlog/witness"
 )
 
@@ -203,21 +204,12 @@ type crashHarness struct {
 func newCrashHarness(t *testing.T) *crashHarness {
 	tmp := t.TempDir()
 	h := &crashHarness{
-		t: t, bin: filepath.Join(tmp, "credwitness"), db: filepath.Join(tmp, "witness.db"), key: filepath.Join(tmp, "witness.key"),
+		t: t, bin: proctest.Build(t, tmp, "credwitness"), db: filepath.Join(tmp, "witness.db"), key: filepath.Join(tmp, "witness.key"),
 		hc:       &http.Client{Timeout: crashRequestTimout},
 		cosigned: map[sizeKey][32]byte{}, cosignedSizes: map[string][]uint64{}, lastHistory: map[string]uint64{}, latest: map[string]uint64{}, acked: map[string]uint64{}, unanswered: map[sizeKey]bool{},
 		forgedAnswered: map[sizeKey][][32]byte{}, requests: map[string]int{},
 		verifiedHist: map[string]int64{}, historySizes: map[string]map[uint64]bool{},
 	}
-	start := time.Now()
-	args := []string{"build", "-o", h.bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	if out, err := exec.Command(goTool(t), append(args, ".")...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built credwitness in %v", time.Since(start).Round(time.Millisecond))
 
 	wvkey := strings.TrimSpace(mustRun(t, "keygen", "-name", crashWitnessName, "-out", h.key))
 	wv, err := fnote.NewVerifierForCosignatureV1(wvkey)
@@ -245,24 +237,12 @@ func newCrashHarness(t *testing.T) *crashHarness {
 	return h
 }
 
-// goTool returns the go command that runs this test.
-func goTool(t *testing.T) string {
-	if p, err := exec.LookPath(filepath.Join(runtime.GOROOT(), "bin", "go")); err == nil {
-		return p
-	}
-	p, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build credwitness with")
-	}
-	return p
-}
-
 // start starts credwitness and waits until it serves. A port taken while
 // the witness was down is replaced by another.
 func (h *crashHarness) start() {
 	h.t.Helper()
 	for range 5 {
-		addr := freeAddr(h.t)
+		addr := proctest.FreeAddr(h.t)
 		fmt.Fprintf(h.output, "--- harness: starting credwitness on %s\n", addr)
 		cmd := exec.Command(h.bin, "serve", "-db", h.db, "-key", h.key, "-listen", addr, "-requests-per-day", "0")
 		cmd.Stdout, cmd.Stderr = h.output, h.output

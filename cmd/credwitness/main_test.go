@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"github.com/transparency-dev/merkle/testonly"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/credlog/credlog/cmd/internal/proctest"
 	"github.com/credlog/credlog/witness"
 )
 
@@ -170,15 +170,6 @@ func (l *testLog) request(t *testing.T, old, size uint64) []byte {
 	return append(append(b, '\n'), cp...)
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestServeEndToEnd runs the admin commands and the server as an operator
 // would, and witnesses a foreign log over real HTTP.
 func TestServeEndToEnd(t *testing.T) {
@@ -188,7 +179,7 @@ func TestServeEndToEnd(t *testing.T) {
 	l := newTestLog(t, "example.com/log")
 	mustRun(t, "add-log", "-db", db, "-origin", l.origin, "-key", l.vkey)
 
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	var stderr bytes.Buffer

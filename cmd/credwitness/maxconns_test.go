@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/credlog/credlog/cmd/internal/proctest"
 )
 
 // TestServeMaxConns runs credwitness serve with -max-conns 2: with two
@@ -18,7 +20,7 @@ func TestServeMaxConns(t *testing.T) {
 	dir := t.TempDir()
 	db, key := filepath.Join(dir, "w.db"), filepath.Join(dir, "w.key")
 	mustRun(t, "keygen", "-name", "witness.example/w1", "-out", key)
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var stderr bytes.Buffer

@@ -1,7 +1,0 @@
-//go:build !race
-
-package main
-
-// raceEnabled is true when the tests run with the race detector: the
-// crash test then builds credlogd with it too.
-const raceEnabled = false
