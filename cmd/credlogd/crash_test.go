@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -30,10 +29,6 @@ import (
 // and at the end it runs fsck on the data directory. See
 // docs/RELIABILITY.md.
 
-// crashCyclesEnv sets the number of kill cycles (default 3, a few seconds:
-// the CI run). CREDLOG_CRASH_CYCLES=50 is the long run.
-const crashCyclesEnv = "CREDLOG_CRASH_CYCLES"
-
 const (
 	crashOrigin  = "crash.example/credlog"
 	crashWorkers = 6
@@ -43,23 +38,11 @@ const (
 	maxUptime = 900 * time.Millisecond
 )
 
-func crashCycles(t *testing.T) int {
-	s := os.Getenv(crashCyclesEnv)
-	if s == "" {
-		return 3
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		t.Fatalf("%s=%q: want a positive number of cycles", crashCyclesEnv, s)
-	}
-	return n
-}
-
 func TestCrash(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("needs SIGKILL")
 	}
-	cycles := crashCycles(t)
+	cycles := proctest.CrashCycles(t)
 	start := time.Now()
 	h := newHarness(t)
 	h.start()

@@ -40,11 +40,6 @@ import (
 // acknowledged, or a later one it was sent but did not answer. See
 // docs/RELIABILITY.md.
 
-// crashCyclesEnv sets the number of kill cycles (default 3, a few seconds:
-// the CI run). CREDLOG_CRASH_CYCLES=50 is the long run. credlogd's crash
-// test reads the same variable.
-const crashCyclesEnv = "CREDLOG_CRASH_CYCLES"
-
 const (
 	crashLogs          = 2 // test logs
 	crashHonestPerLog  = 2 // goroutines growing each log, racing each other
@@ -55,23 +50,11 @@ const (
 	crashRequestTimout = 30 * time.Second
 )
 
-func crashCycles(t *testing.T) int {
-	s := os.Getenv(crashCyclesEnv)
-	if s == "" {
-		return 3
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		t.Fatalf("%s=%q: want a positive number of cycles", crashCyclesEnv, s)
-	}
-	return n
-}
-
 func TestCrash(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("needs SIGKILL")
 	}
-	cycles := crashCycles(t)
+	cycles := proctest.CrashCycles(t)
 	start := time.Now()
 	h := newCrashHarness(t)
 	h.start()

@@ -6,9 +6,11 @@ package proctest
 
 import (
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -54,4 +56,23 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// CrashCyclesEnv sets the number of kill cycles of the crash harnesses:
+// 3 by default (a few seconds, the CI run); CREDLOG_CRASH_CYCLES=50 is
+// the long run (docs/RELIABILITY.md).
+const CrashCyclesEnv = "CREDLOG_CRASH_CYCLES"
+
+// CrashCycles returns the number of kill cycles to run.
+func CrashCycles(t testing.TB) int {
+	t.Helper()
+	s := os.Getenv(CrashCyclesEnv)
+	if s == "" {
+		return 3
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number of cycles", CrashCyclesEnv, s)
+	}
+	return n
 }
