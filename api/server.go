@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -142,7 +143,8 @@ func httpMetrics(reg *prometheus.Registry) mux.MiddlewareFunc {
 		Name: "credlog_http_request_seconds", Help: "HTTP request latency by route.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 	}, []string{"route"})
-	reg.MustRegister(requests, latency)
+	requests = registered(reg, requests)
+	latency = registered(reg, latency)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			route := "unknown"
@@ -158,6 +160,23 @@ func httpMetrics(reg *prometheus.Registry) mux.MiddlewareFunc {
 			requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
 		})
 	}
+}
+
+// registered registers c with reg, or returns the collector of the same
+// description already registered there: several servers of one process
+// (the read server and the sequencing one of an instance sharing a
+// database) count into the same series.
+func registered[C prometheus.Collector](reg *prometheus.Registry, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
 }
 
 // statusWriter records the status code a handler writes.

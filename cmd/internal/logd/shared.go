@@ -141,9 +141,9 @@ func lead(ctx, seqCtx context.Context, cfg *Config, signer *keys.Signer, store *
 		case <-runCtx.Done():
 		}
 	}()
-	// The leader's own submission metrics go to a registry of their own:
-	// the shared one already has the read server's.
-	h.leader.Store(api.NewServer(api.Config{Log: l, Storage: store, Logger: logger, Registry: prometheus.NewRegistry(),
+	// The sequencing server counts its requests into the read server's
+	// series.
+	h.leader.Store(api.NewServer(api.Config{Log: l, Storage: store, Logger: logger, Registry: reg,
 		MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration}))
 	defer h.leader.Store(nil)
 	go func() {
