@@ -129,17 +129,8 @@ func newHarness(t *testing.T) *harness {
 	if err := os.WriteFile(h.config, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if h.logs, err = os.Create(filepath.Join(tmp, "credlogd.log")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.kill()
-		h.logs.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(h.logs.Name())
-			t.Logf("credlogd's log (last 8 KiB):\n%s", b[max(0, len(b)-8192):])
-		}
-	})
+	h.logs = proctest.Output(t, tmp, "credlogd")
+	t.Cleanup(h.kill)
 	return h
 }
 
@@ -282,15 +273,7 @@ func (h *harness) watchCheckpoints(ctx context.Context) {
 // checkLogs fails the test if credlogd panicked, reported a data race or
 // logged an error in any of its runs.
 func (h *harness) checkLogs() {
-	b, err := os.ReadFile(h.logs.Name())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for _, bad := range []string{"WARNING: DATA RACE", "panic: ", "level=ERROR"} {
-		if i := bytes.Index(b, []byte(bad)); i >= 0 {
-			h.t.Errorf("credlogd's log has %q:\n%s", bad, b[i:min(len(b), i+2048)])
-		}
-	}
+	proctest.CheckOutput(h.t, h.logs, "credlogd", "level=ERROR")
 }
 
 // checkOffline checks the data directory of the killed log: fsck passes

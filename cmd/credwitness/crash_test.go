@@ -206,17 +206,8 @@ func newCrashHarness(t *testing.T) *crashHarness {
 		mustRun(t, "add-log", "-db", h.db, "-origin", tl.origin, "-key", tl.vkey)
 		h.historySizes[tl.origin] = map[uint64]bool{}
 	}
-	if h.output, err = os.Create(filepath.Join(tmp, "credwitness.log")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.kill()
-		h.output.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(h.output.Name())
-			t.Logf("credwitness's log (last 8 KiB):\n%s", b[max(0, len(b)-8192):])
-		}
-	})
+	h.output = proctest.Output(t, tmp, "credwitness")
+	t.Cleanup(h.kill)
 	return h
 }
 
@@ -704,15 +695,7 @@ func (h *crashHarness) checkOffline() {
 // checkLogs fails the test if credwitness panicked, reported a data race
 // or logged an error other than the equivocation the forgeries cause.
 func (h *crashHarness) checkLogs() {
-	b, err := os.ReadFile(h.output.Name())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for _, bad := range []string{"WARNING: DATA RACE", "panic: "} {
-		if i := bytes.Index(b, []byte(bad)); i >= 0 {
-			h.t.Errorf("credwitness's log has %q:\n%s", bad, b[i:min(len(b), i+2048)])
-		}
-	}
+	b := proctest.CheckOutput(h.t, h.output, "credwitness")
 	var equivocations int
 	for line := range strings.Lines(string(b)) {
 		switch {

@@ -5,6 +5,7 @@
 package proctest
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
@@ -75,4 +76,42 @@ func CrashCycles(t testing.TB) int {
 		t.Fatalf("%s=%q: want a positive number of cycles", CrashCyclesEnv, s)
 	}
 	return n
+}
+
+// Output creates dir/name.log, where a process under test writes its
+// output and its harness its own lines. When the test ends the file is
+// closed and, if the test failed, its last 8 KiB are logged. A cleanup
+// that kills the process must be registered after Output, so that it
+// runs first.
+func Output(t testing.TB, dir, name string) *os.File {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(f.Name())
+			t.Logf("%s's log (last 8 KiB):\n%s", name, b[max(0, len(b)-8192):])
+		}
+	})
+	return f
+}
+
+// CheckOutput fails the test if the output of the process name in f
+// holds a data race report, a panic or any of bad, showing what follows
+// it; it returns the output.
+func CheckOutput(t testing.TB, f *os.File, name string, bad ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range append([]string{"WARNING: DATA RACE", "panic: "}, bad...) {
+		if i := bytes.Index(b, []byte(s)); i >= 0 {
+			t.Errorf("%s's log has %q:\n%s", name, s, b[i:min(len(b), i+2048)])
+		}
+	}
+	return b
 }
