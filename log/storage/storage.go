@@ -197,6 +197,15 @@ type Storage interface {
 	Close() error
 }
 
+// WriterReads is implemented by a Storage whose reads are cheaper through
+// the connection that commits. The sequencer, the one committer, makes
+// its own reads (LookupLeaves, ReadState, the state.Reader methods and
+// ReadNodes, between its commits) through ForWriter's view; everything
+// else reads through the Storage itself. Closing the view does nothing.
+type WriterReads interface {
+	ForWriter() Storage
+}
+
 // IndexKind names one of the lookup indexes that Commit writes from
 // Batch.Entries.
 type IndexKind int

@@ -186,7 +186,7 @@ func (s *Storage) inChunks(ctx context.Context, n, chunk int, build func(lo, hi 
 				rows, err = st.QueryContext(ctx, args...)
 			}
 		} else {
-			rows, err = s.r.QueryContext(ctx, query, args...)
+			rows, err = s.r.db.QueryContext(ctx, query, args...)
 		}
 		if err != nil {
 			return err
@@ -275,7 +275,7 @@ func (s *Storage) blob(ctx context.Context, what, query string, args ...any) ([]
 }
 
 func (s *Storage) indices(ctx context.Context, query string, args ...any) ([]uint64, error) {
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.r.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't query index: %w", err)
 	}

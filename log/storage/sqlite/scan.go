@@ -123,7 +123,7 @@ func hash32(dst *[32]byte, b []byte) bool {
 // scan runs query and, for each row, scans it into dest and calls fn.
 // Errors from fn are returned as they are.
 func (s *Storage) scan(ctx context.Context, what, query string, dest []any, fn func() error) error {
-	rows, err := s.r.QueryContext(ctx, query)
+	rows, err := s.r.db.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("couldn't read %s: %w", what, err)
 	}

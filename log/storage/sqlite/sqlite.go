@@ -25,9 +25,24 @@ var _ storage.Storage = (*Storage)(nil)
 // Storage is a storage.Storage in one SQLite database file.
 type Storage struct {
 	w *sql.DB // the single writer connection; nil when read-only
-	r *sql.DB // readers
+	r *pool   // where reads go: the readers, or, in the view of ForWriter, w
 
-	stmts sync.Map // query text → *sql.Stmt prepared on r
+	wr *pool // reads through w, for ForWriter; nil when read-only
+	// view is set on the Storage that ForWriter returns: it shares the
+	// database and does not close it.
+	view bool
+}
+
+// pool is a database handle to read through, with its prepared
+// statements.
+type pool struct {
+	db    *sql.DB
+	stmts sync.Map // query text → *sql.Stmt prepared on db
+}
+
+func (p *pool) close() error {
+	p.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	return p.db.Close()
 }
 
 // row runs a read query through a statement prepared once and cached:
@@ -37,25 +52,42 @@ func (s *Storage) row(ctx context.Context, query string, args ...any) *sql.Row {
 	st, err := s.stmt(ctx, query)
 	if err != nil {
 		// QueryRowContext reports the preparation error through Scan.
-		return s.r.QueryRowContext(ctx, query, args...)
+		return s.r.db.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
 
 func (s *Storage) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if st, ok := s.stmts.Load(query); ok {
+	if st, ok := s.r.stmts.Load(query); ok {
 		return st.(*sql.Stmt), nil
 	}
-	st, err := s.r.PrepareContext(ctx, query)
+	st, err := s.r.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+	if prev, loaded := s.r.stmts.LoadOrStore(query, st); loaded {
 		st.Close()
 		return prev.(*sql.Stmt), nil
 	}
 	return st, nil
 }
+
+// ForWriter implements storage.WriterReads. In WAL mode, a connection
+// drops its page cache whenever another connection committed since its
+// last read, so the readers of a log that commits several times a second
+// read every page from the file again; the writer's cache stays warm
+// across its own commits. The view reads through the writer connection,
+// whose page cache is also larger (writerCacheKiB).
+func (s *Storage) ForWriter() storage.Storage {
+	if s.w == nil || s.view {
+		return s
+	}
+	return &Storage{w: s.w, r: s.wr, wr: s.wr, view: true}
+}
+
+// writerCacheKiB is the writer connection's page cache: the sequencer's
+// reads (leaf hashes, state, map nodes) go through it.
+const writerCacheKiB = 32 << 10
 
 const schema = `
 CREATE TABLE IF NOT EXISTS tree (
@@ -111,7 +143,8 @@ func Open(ctx context.Context, path string) (*Storage, error) {
 	}
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
-	w, err := sql.Open("sqlite", dsn)
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheKiB))
+	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open %s: %w", path, err)
 	}
@@ -127,7 +160,7 @@ func Open(ctx context.Context, path string) (*Storage, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	return &Storage{w: w, r: r}, nil
+	return &Storage{w: w, r: &pool{db: r}, wr: &pool{db: w}}, nil
 }
 
 // errReadOnly is returned by writes to a Storage opened by OpenReadOnly.
@@ -179,14 +212,16 @@ func OpenReadOnly(ctx context.Context, path string) (*Storage, error) {
 		r.Close()
 		return nil, fmt.Errorf("couldn't read %s as a credlog database: %w", path, err)
 	}
-	return &Storage{r: r}, nil
+	return &Storage{r: &pool{db: r}}, nil
 }
 
-// Close closes the database.
+// Close closes the database. Closing the view of ForWriter does nothing.
 func (s *Storage) Close() error {
-	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
-	if s.w == nil {
-		return s.r.Close()
+	if s.view {
+		return nil
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	if s.w == nil {
+		return s.r.close()
+	}
+	return errors.Join(s.r.close(), s.wr.close())
 }

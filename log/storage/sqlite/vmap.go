@@ -13,20 +13,26 @@ import (
 // ReadNodes implements storage.Storage (vmap.NodeReader): one read
 // transaction per call, so that a call sees one committed map.
 func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't begin map read: %w", err)
 	}
 	defer tx.Rollback()
-	return readNodes(ctx, tx, ids)
+	return readNodesTx(ctx, tx, ids)
 }
 
-func readNodes(ctx context.Context, tx *sql.Tx, ids []vmap.NodeID) ([]vmap.Node, error) {
-	st, err := tx.PrepareContext(ctx, "SELECT node FROM map_nodes WHERE depth = ? AND prefix = ?")
+const readNodeQuery = "SELECT node FROM map_nodes WHERE depth = ? AND prefix = ?"
+
+func readNodesTx(ctx context.Context, tx *sql.Tx, ids []vmap.NodeID) ([]vmap.Node, error) {
+	st, err := tx.PrepareContext(ctx, readNodeQuery)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't prepare: %w", err)
 	}
 	defer st.Close()
+	return readNodes(ctx, st, ids)
+}
+
+func readNodes(ctx context.Context, st *sql.Stmt, ids []vmap.NodeID) ([]vmap.Node, error) {
 	out := make([]vmap.Node, len(ids))
 	for i, id := range ids {
 		var b []byte
@@ -112,7 +118,7 @@ func writeMap(ctx context.Context, tx *sql.Tx, b *storage.Batch) error {
 	if b.MapIndex < b.Start || b.MapIndex >= b.Start+uint64(len(b.Entries)) {
 		return fmt.Errorf("storage: map-root index %d is not in the batch [%d, %d)", b.MapIndex, b.Start, b.Start+uint64(len(b.Entries)))
 	}
-	root, err := readNodes(ctx, tx, []vmap.NodeID{vmap.RootID})
+	root, err := readNodesTx(ctx, tx, []vmap.NodeID{vmap.RootID})
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"ScanMapNodes", testScanMapNodes},
 		{"Map", testMap},
 		{"MapAtomicFailure", testMapAtomicFailure},
+		{"WriterReads", testWriterReads},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open) })
@@ -471,4 +472,54 @@ func BenchmarkCommit(b *testing.B, s storage.Storage, batchSize int) {
 		}
 	}
 	b.ReportMetric(float64(batches*batchSize)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// testWriterReads checks that a storage.WriterReads view reads what the
+// storage committed, batch after batch, and that closing it leaves the
+// storage open.
+func testWriterReads(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "writer-reads")
+	defer s.Close()
+	wr, ok := s.(storage.WriterReads)
+	if !ok {
+		t.Skip("the engine has no writer view")
+	}
+	v := wr.ForWriter()
+	b := builder(t, ctx, s)
+	var hashes [][32]byte
+	for round := range 3 {
+		sb, _ := batch(t, b, 5)
+		cred := &state.Credential{Issuer: "id.example", ID: hashOf("c"), Subject: hashOf("s"), Version: uint32(round + 1), LastIndex: sb.Start}
+		sb.State = &state.Changes{Credentials: []*state.Credential{cred}}
+		if round > 0 {
+			// The view has read the records this batch changes.
+			if got, err := v.Credential("id.example", hashOf("c")); err != nil || got == nil || got.Version != uint32(round) {
+				t.Fatalf("round %d: view's Credential = %+v, %v before the commit", round, got, err)
+			}
+		}
+		if err := s.Commit(ctx, sb); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range sb.Entries {
+			hashes = append(hashes, e.LeafHash)
+		}
+		if ts, err := v.Tree(ctx); err != nil || ts.Size != sb.Tree.Size {
+			t.Fatalf("round %d: view's Tree = %+v, %v; want size %d", round, ts, err, sb.Tree.Size)
+		}
+		got, err := v.LookupLeaves(ctx, hashes)
+		if err != nil || len(got) != len(hashes) {
+			t.Fatalf("round %d: view's LookupLeaves found %d of %d (%v)", round, len(got), len(hashes), err)
+		}
+		cm, _, err := v.ReadState(ctx, []storage.RecordKey{{Issuer: "id.example", ID: hashOf("c")}}, nil)
+		if c := cm[storage.RecordKey{Issuer: "id.example", ID: hashOf("c")}]; err != nil || c == nil || *c != *cred {
+			t.Fatalf("round %d: view's ReadState = %+v, %v; want %+v", round, c, err, cred)
+		}
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tree(ctx); err != nil {
+		t.Fatalf("Tree after closing the view: %v", err)
+	}
 }
