@@ -69,7 +69,7 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	for i, p := range batch {
 		hashes[i] = p.Leaf
 	}
-	logged, err := l.store.LookupLeaves(ctx, hashes)
+	logged, err := l.rd.LookupLeaves(ctx, hashes)
 	if err != nil {
 		return l.failBatch(batch, err)
 	}
@@ -141,7 +141,7 @@ func (l *Log) sequence(ctx context.Context, batch []*pending) error {
 	}
 	l.m.commitSeconds.Observe(time.Since(commitStart).Seconds())
 	l.learnKeys(b.State.Issuers)
-	mapErr := l.mapPending.AddChanges(b.State)
+	mapErr := l.addMapChanges(b.State)
 	l.advance(nb)
 	for _, p := range accepted {
 		p.resolve(p.f.res.Index, p.f.res.Duplicate, nil)
@@ -249,11 +249,11 @@ func (l *Log) prefetch(ctx context.Context, batch []*pending) (*prefetched, erro
 		}
 		add(&subjects, storage.RecordKey{Issuer: ev.Issuer, ID: ev.Subject})
 	}
-	cm, sm, err := l.store.ReadState(ctx, creds, subjects)
+	cm, sm, err := l.rd.ReadState(ctx, creds, subjects)
 	if err != nil {
 		return nil, err
 	}
-	return &prefetched{Storage: l.store, creds: cm, subjects: sm, asked: asked}, nil
+	return &prefetched{Storage: l.rd, creds: cm, subjects: sm, asked: asked}, nil
 }
 
 // Credential implements state.Reader.

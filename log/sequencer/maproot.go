@@ -10,6 +10,7 @@ import (
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/tiles"
+	"github.com/credlog/credlog/log/vmap"
 )
 
 // The verifiable map (package vmap) is kept as docs/MAP.md §7.3 says: the
@@ -25,18 +26,18 @@ import (
 // nothing but those entries changed those records since then, and no
 // other record changed, this is exactly what was pending.
 
-// recoverPending fills l.mapPending for the entries [from, size), from is
-// the entry after the latest map-root entry.
+// recoverPending fills l.mapPending, and the map worker, for the entries
+// [from, size), from is the entry after the latest map-root entry.
 func (l *Log) recoverPending(ctx context.Context, size uint64) error {
 	var from uint64
+	root, err := l.mapWork.init(ctx)
+	if err != nil {
+		return err
+	}
 	mr, err := l.store.MapRoot(ctx)
 	switch {
 	case err == nil:
 		from = mr.Index + 1
-		root, err := l.mapTree.Root(ctx)
-		if err != nil {
-			return err
-		}
 		if root != mr.Root {
 			return fmt.Errorf("sequencer: stored map root %x is not the root %x of map-root entry %d", root, mr.Root, mr.Index)
 		}
@@ -88,7 +89,7 @@ func (l *Log) recoverPending(ctx context.Context, size uint64) error {
 	if len(creds) == 0 && len(subjects) == 0 {
 		return nil
 	}
-	cm, sm, err := l.store.ReadState(ctx, creds, subjects)
+	cm, sm, err := l.rd.ReadState(ctx, creds, subjects)
 	if err != nil {
 		return fmt.Errorf("couldn't read the state pending in the map: %w", err)
 	}
@@ -99,7 +100,19 @@ func (l *Log) recoverPending(ctx context.Context, size uint64) error {
 	for _, s := range sm {
 		ch.Subjects = append(ch.Subjects, s)
 	}
-	return l.mapPending.AddChanges(ch)
+	return l.addMapChanges(ch)
+}
+
+// addMapChanges records the map updates of committed changes, and hands
+// them to the map worker.
+func (l *Log) addMapChanges(ch *state.Changes) error {
+	ups, err := vmap.UpdatesFromChanges(ch)
+	if err != nil {
+		return err
+	}
+	l.mapPending.AddUpdates(ups)
+	l.mapWork.add(ups)
+	return nil
 }
 
 // mapDue reports whether the pending map updates are too many to wait for
@@ -117,10 +130,14 @@ func (l *Log) appendMapRoot(ctx context.Context, idle bool) error {
 	}
 	start := time.Now()
 	idx := l.builder.Size()
-	d, err := l.mapTree.Update(ctx, l.mapPending.Updates())
+	d, err := l.mapWork.diff()
 	if err != nil {
 		l.log.Error("couldn't compute the map update", "err", err)
 		l.m.commitErrors.Inc()
+		// Start again from the pending updates; retried at the next epoch.
+		if err := l.mapWork.restart(ctx, l.mapPending.Updates()); err != nil {
+			l.log.Error("couldn't read the map root", "err", err)
+		}
 		return nil
 	}
 	ev := &entry.Event{
@@ -135,7 +152,7 @@ func (l *Log) appendMapRoot(ctx context.Context, idle bool) error {
 		return fmt.Errorf("sequencer: couldn't encode a map-root entry: %w", err)
 	}
 	// The rules check what they check of every entry (signer, size).
-	if _, err := l.rules.Apply(l.store, ev, idx, l.rules.LogKey); err != nil {
+	if _, err := l.rules.Apply(l.rd, ev, idx, l.rules.LogKey); err != nil {
 		return fmt.Errorf("sequencer: own map-root entry refused: %w", err)
 	}
 	nb := l.builder.Clone()
@@ -154,6 +171,7 @@ func (l *Log) appendMapRoot(ctx context.Context, idle bool) error {
 		l.m.commitErrors.Inc()
 		return fatal // retried at the next epoch unless fatal
 	}
+	l.mapWork.committed(d)
 	l.advance(nb)
 	l.mapPending.Reset()
 	l.lastMapRoot = time.Now()

@@ -12,6 +12,7 @@ import (
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/storage/faulty"
 	"github.com/credlog/credlog/log/tiles"
 	"github.com/credlog/credlog/log/vmap"
 )
@@ -97,31 +98,43 @@ func (e *env) rebuild() *vmap.Rebuilder {
 	return r
 }
 
-func TestMapRootEpochs(t *testing.T) {
-	e := &env{t: t, dir: t.TempDir(), mapEpoch: 20 * time.Millisecond}
+// mapRun is a log with map-root entries every 20 ms.
+type mapRun struct {
+	*env
+	size uint64 // the log's size after the events submitted
+}
+
+func newMapRun(t *testing.T, faults bool) *mapRun {
+	e := &env{t: t, dir: t.TempDir(), mapEpoch: 20 * time.Millisecond, faults: faults}
 	base := newEnv(t)
 	e.logKey, e.issKey = base.logKey, base.issKey
 	e.start()
 	t.Cleanup(e.stop)
+	return &mapRun{env: e}
+}
 
-	var size uint64
-	submit := func(raw []byte) {
-		t.Helper()
-		r := e.submit(raw)
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-		size = max(size, r.Index+1)
+// log submits an event that must be logged.
+func (r *mapRun) log(raw []byte) {
+	r.t.Helper()
+	res := r.submit(raw)
+	if res.Err != nil {
+		r.t.Fatal(res.Err)
 	}
+	r.size = max(r.size, res.Index+1)
+}
+
+func TestMapRootEpochs(t *testing.T) {
+	e := newMapRun(t, false)
+	submit := e.log
 	submit(e.registration())
 	for i := range 40 {
 		submit(e.issue(i))
 		if i%10 == 9 {
-			size = e.waitMapRoot(size).Index + 1
+			e.size = e.waitMapRoot(e.size).Index + 1
 		}
 	}
 	submit(e.revoke(3))
-	mr := e.waitMapRoot(size)
+	mr := e.waitMapRoot(e.size)
 	r := e.rebuild()
 	if r.MapRoots() < 5 {
 		t.Fatalf("%d map-root entries checked, want at least 5", r.MapRoots())
@@ -132,7 +145,7 @@ func TestMapRootEpochs(t *testing.T) {
 	e.stop()
 	e.mapEpoch = time.Hour
 	e.start()
-	size = mr.Index + 1
+	e.size = mr.Index + 1
 	for i := 40; i < 50; i++ {
 		submit(e.issue(i))
 	}
@@ -144,7 +157,7 @@ func TestMapRootEpochs(t *testing.T) {
 	e.stop()
 	e.mapEpoch = 20 * time.Millisecond
 	e.start()
-	e.waitMapRoot(size)
+	e.waitMapRoot(e.size)
 	r = e.rebuild()
 
 	// A credential revoked before the latest map root is proved revoked.
@@ -161,6 +174,72 @@ func TestMapRootEpochs(t *testing.T) {
 	pb, _ := p.Marshal()
 	if _, err := vmap.VerifyCredentialStatus(root, issuer, credID(41), c.Status, v, pb); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMapRootAfterFaults checks that the map, computed ahead of the
+// map-root entries batch by batch, stays the map of the log through
+// failed map reads (the batches commit; the map update is recomputed
+// from every update since the stored map) and failed commits of
+// map-root entries (the update waits for the next epoch).
+func TestMapRootAfterFaults(t *testing.T) {
+	e := newMapRun(t, true)
+	submit := e.log
+	submit(e.registration())
+	for i := range 10 {
+		submit(e.issue(i))
+	}
+	mr := e.waitMapRoot(e.size)
+
+	// Map reads fail: entries are still logged, but no map-root entry.
+	e.fs.FailMapReads(true)
+	for i := 10; i < 20; i++ {
+		submit(e.issue(i))
+	}
+	submit(e.revoke(3))
+	time.Sleep(100 * time.Millisecond) // several epochs
+	if got, err := e.l.Storage().MapRoot(context.Background()); err != nil || got.Index != mr.Index {
+		t.Fatalf("map root %+v (%v) appended while map reads fail", got, err)
+	}
+	e.fs.FailMapReads(false)
+	for i := 20; i < 25; i++ {
+		submit(e.issue(i))
+	}
+	e.waitMapRoot(e.size)
+	e.rebuild()
+
+	// Commits land but report an error: the log checks the stored tree
+	// and goes on, map-root entries included.
+	e.fs.FailCommits(faulty.CommitFailAfter)
+	for i := 25; i < 30; i++ {
+		submit(e.issue(i))
+	}
+	e.waitMapRoot(e.size)
+	e.fs.FailCommits(faulty.CommitOK)
+	e.rebuild()
+
+	// The commit of a map-root entry fails: the next epoch appends one
+	// with the same updates and those of the entries since.
+	n := 30
+	for {
+		_, failed := e.fs.Commits()
+		submit(e.issue(n))
+		n++
+		e.fs.FailCommits(faulty.CommitFailBefore)
+		time.Sleep(60 * time.Millisecond)
+		e.fs.FailCommits(faulty.CommitOK)
+		if _, f := e.fs.Commits(); f > failed {
+			break
+		}
+		if n > 60 {
+			t.Fatal("no commit of a map-root entry failed")
+		}
+	}
+	submit(e.revoke(30))
+	e.waitMapRoot(e.size)
+	r := e.rebuild()
+	if c, err := r.State().Credential(issuer, credID(30)); err != nil || c == nil || c.Status != state.StatusRevoked {
+		t.Fatalf("credential 30: %+v %v", c, err)
 	}
 }
 

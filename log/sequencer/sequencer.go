@@ -16,6 +16,10 @@
 //     (package tiles), and commits entries, tiles, bundles, indexes, state
 //     and tree together. Only then are the futures resolved: an index is
 //     never acknowledged before it is durable.
+//     After the commit, the batch's map updates go to the map worker
+//     (mapworker.go), which applies them to an in-memory overlay of the
+//     stored map on its own goroutine; at each map epoch the sequencer
+//     appends a map-root entry with the overlay as its map update.
 //  4. The publisher goroutine signs a checkpoint of the latest committed
 //     size (only ever of a committed tree, so that two signed checkpoints
 //     are always consistent, across crashes too), hands it to the Publish
@@ -89,19 +93,26 @@ type Config struct {
 	Metrics *Metrics
 }
 
+// mapCacheDepth is how many levels of the map the sequencer keeps in
+// memory (vmap.Cache): at most 65,535 positions, some 10 MiB.
+const mapCacheDepth = 16
+
 // Log is a running log's write path.
 type Log struct {
 	cfg    Config
 	origin string
 	rules  *state.Rules
 	store  storage.Storage
-	queue  chan *pending
-	log    *slog.Logger
-	m      *Metrics
+	// rd is what the sequencer goroutine reads through: store, or its
+	// storage.WriterReads view.
+	rd    storage.Storage
+	queue chan *pending
+	log   *slog.Logger
+	m     *Metrics
 
 	// Sequencer-owned.
 	builder *tiles.Builder
-	mapTree *vmap.Tree
+	mapWork *mapWorker
 	// lastMapRoot is when the latest map-root entry was appended (or the
 	// log started).
 	lastMapRoot time.Time
@@ -171,16 +182,21 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if b.Root() != ts.Root {
 		return nil, fmt.Errorf("sequencer: stored root %x does not match the stored right edge (%x)", ts.Root, b.Root())
 	}
+	rd := cfg.Storage
+	if wr, ok := rd.(storage.WriterReads); ok {
+		rd = wr.ForWriter()
+	}
 	l := &Log{
 		cfg:         cfg,
 		origin:      cfg.Signer.Name(),
 		rules:       state.NewRules(cfg.Signer.Name(), cfg.Signer.Public()),
 		store:       cfg.Storage,
+		rd:          rd,
 		queue:       make(chan *pending, cfg.QueueSize),
 		log:         cfg.Logger,
 		m:           cfg.Metrics,
 		builder:     b,
-		mapTree:     vmap.NewTree(cfg.Storage),
+		mapWork:     newMapWorker(vmap.NewCache(cfg.Storage, mapCacheDepth)),
 		lastMapRoot: time.Now(),
 		keys:        make(map[string]issuerKey),
 		committed:   ts.Size,
@@ -219,7 +235,9 @@ func (l *Log) Run(ctx context.Context) error {
 		defer close(pubDone)
 		l.publishLoop(pubCtx)
 	}()
+	go l.mapWork.run(context.WithoutCancel(ctx))
 	err := l.sequenceLoop(ctx)
+	l.mapWork.close()
 	l.mu.Lock()
 	if err != nil {
 		l.stopped = err

@@ -19,6 +19,8 @@ import (
 	"github.com/credlog/credlog/log/keys"
 	"github.com/credlog/credlog/log/sequencer"
 	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/storage/faulty"
 	"github.com/credlog/credlog/log/storage/sqlite"
 	"github.com/credlog/credlog/log/vrf"
 )
@@ -39,6 +41,10 @@ type env struct {
 
 	mapEpoch time.Duration // Config.MapEpoch at the next start
 	mapIdle  time.Duration // Config.MapIdle at the next start
+	// faults, if set at the next start, wraps the storage, which is
+	// then in fs.
+	faults bool
+	fs     *faulty.Storage
 }
 
 func newEnv(t testing.TB) *env {
@@ -58,9 +64,14 @@ func newEnv(t testing.TB) *env {
 }
 
 func (e *env) start() {
-	st, err := sqlite.Open(context.Background(), filepath.Join(e.dir, "log.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(e.dir, "log.db"))
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	var st storage.Storage = db
+	if e.faults {
+		e.fs = faulty.New(db)
+		st = e.fs
 	}
 	epoch := e.mapEpoch
 	if epoch == 0 {

@@ -88,6 +88,14 @@ func (p *Pending) set(u Update) {
 	p.vals[u.Key] = u.Value
 }
 
+// AddUpdates records updates (of credentials and subjects), in order:
+// a later update of a key replaces an earlier one.
+func (p *Pending) AddUpdates(ups []Update) {
+	for _, u := range ups {
+		p.set(u)
+	}
+}
+
 // Len returns the number of keys pending.
 func (p *Pending) Len() int { return len(p.vals) }
 

@@ -59,6 +59,8 @@
 // Diff in the same transaction as the entries it derives from.
 // [MemoryStore] keeps the nodes in memory; a database engine stores one
 // row per node ([MarshalNode], [ParseNode]).
+// [Cache] keeps the top levels of a stored tree in memory for the tree's
+// one writer, which applies to it every Diff it stores.
 //
 // This package does no I/O of its own and imports no database, HTTP or
 // metrics code, so that relying parties and holders can embed the

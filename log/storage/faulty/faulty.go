@@ -44,6 +44,7 @@ type Storage struct {
 	commit     CommitMode
 	checkpoint bool // fail PutCheckpoint
 	reads      bool // fail reads
+	mapReads   bool // fail ReadNodes
 	commits    int  // Commit calls
 	failed     int  // Commit calls answered with ErrInjected
 }
@@ -71,6 +72,14 @@ func (s *Storage) FailCheckpoints(fail bool) {
 func (s *Storage) FailReads(fail bool) {
 	s.mu.Lock()
 	s.reads = fail
+	s.mu.Unlock()
+}
+
+// FailMapReads makes ReadNodes fail (fail true) or pass through (fail
+// false), whatever FailReads says of other reads.
+func (s *Storage) FailMapReads(fail bool) {
+	s.mu.Lock()
+	s.mapReads = fail
 	s.mu.Unlock()
 }
 
@@ -157,6 +166,12 @@ func (s *Storage) Subject(issuer string, label entry.Hash) (*state.Subject, erro
 func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
 	if err := s.readErr(); err != nil {
 		return nil, err
+	}
+	s.mu.Lock()
+	fail := s.mapReads
+	s.mu.Unlock()
+	if fail {
+		return nil, ErrInjected
 	}
 	return s.Storage.ReadNodes(ctx, ids)
 }

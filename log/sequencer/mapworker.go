@@ -1,0 +1,219 @@
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/credlog/credlog/log/vmap"
+)
+
+// mapWorker computes the next map-root entry's map update while the log
+// goes on sequencing. The sequencer hands it the map updates of every
+// committed batch (add); on its own goroutine, the worker applies them,
+// in order, to an overlay of the stored map: the nodes written since the
+// latest map-root entry. When a map-root entry is due, diff waits for
+// the batches handed over so far and returns the overlay as one Diff from
+// the stored map, which the sequencer commits with the entry; committed
+// then folds the overlay into the stored map.
+//
+// The map's hash depends only on its keys and values, so applying the
+// updates batch by batch gives the root that one update with all of them
+// would. The sequencer's vmap.Pending stays the reference: after an error
+// here, restart recomputes the overlay from it.
+//
+// Only the sequencer goroutine calls add, diff, committed and restart;
+// diff and committed are called with no add in between, so the overlay
+// is never changed while the sequencer reads it.
+type mapWorker struct {
+	cache *vmap.Cache // the stored map (its top levels in memory)
+	tree  *vmap.Tree  // over overlayReader{w}
+
+	mu    sync.Mutex
+	cond  *sync.Cond
+	queue [][]vmap.Update // batches not applied yet
+	busy  bool            // the worker is applying batches taken off queue
+	err   error           // the first error since the last restart
+	stop  bool
+
+	// Owned by the worker goroutine while busy, by the sequencer
+	// otherwise.
+	over map[vmap.NodeID]vmap.Node // nodes written since the stored map
+	base vmap.Hash                 // root of the stored map
+	root vmap.Hash                 // root of the stored map with the overlay
+}
+
+func newMapWorker(cache *vmap.Cache) *mapWorker {
+	w := &mapWorker{cache: cache, over: make(map[vmap.NodeID]vmap.Node)}
+	w.cond = sync.NewCond(&w.mu)
+	w.tree = vmap.NewTree(overlayReader{w})
+	return w
+}
+
+// init reads the stored map's root, before the worker starts.
+func (w *mapWorker) init(ctx context.Context) (vmap.Hash, error) {
+	root, err := w.tree.Root(ctx)
+	if err != nil {
+		return vmap.Hash{}, err
+	}
+	w.base, w.root = root, root
+	return root, nil
+}
+
+// close stops the worker goroutine once it is done with what it took.
+func (w *mapWorker) close() {
+	w.mu.Lock()
+	w.stop = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// add hands over a committed batch's updates (at most one per key).
+func (w *mapWorker) add(ups []vmap.Update) {
+	if len(ups) == 0 {
+		return
+	}
+	w.mu.Lock()
+	w.queue = append(w.queue, ups)
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// run is the worker goroutine, until close.
+func (w *mapWorker) run(ctx context.Context) {
+	for {
+		w.mu.Lock()
+		for len(w.queue) == 0 && !w.stop {
+			w.cond.Wait()
+		}
+		if w.stop {
+			w.mu.Unlock()
+			return
+		}
+		jobs := w.queue
+		w.queue = nil
+		failed := w.err != nil
+		w.busy = true
+		w.mu.Unlock()
+
+		var err error
+		if !failed {
+			err = w.apply(ctx, jobs)
+		}
+
+		w.mu.Lock()
+		w.busy = false
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.cond.Broadcast()
+		w.mu.Unlock()
+	}
+}
+
+// apply applies batches of updates, in order, to the overlay.
+func (w *mapWorker) apply(ctx context.Context, jobs [][]vmap.Update) error {
+	ups := jobs[0]
+	if len(jobs) > 1 {
+		// Later batches override earlier ones.
+		var p vmap.Pending
+		for _, j := range jobs {
+			p.AddUpdates(j)
+		}
+		ups = p.Updates()
+	}
+	d, err := w.tree.Update(ctx, ups)
+	if err != nil {
+		return err
+	}
+	if d.Base != w.root {
+		return errors.New("sequencer: map overlay out of step with its root")
+	}
+	for _, wr := range d.Writes {
+		w.over[wr.ID] = wr.Node
+	}
+	w.root = d.Root
+	return nil
+}
+
+// diff waits until every batch handed over is applied, and returns the
+// overlay as a Diff from the stored map.
+func (w *mapWorker) diff() (*vmap.Diff, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for (len(w.queue) > 0 || w.busy) && w.err == nil {
+		w.cond.Wait()
+	}
+	if w.err != nil {
+		return nil, w.err
+	}
+	d := &vmap.Diff{Base: w.base, Root: w.root, Writes: make([]vmap.NodeWrite, 0, len(w.over))}
+	for id, n := range w.over {
+		d.Writes = append(d.Writes, vmap.NodeWrite{ID: id, Node: n})
+	}
+	slices.SortFunc(d.Writes, func(a, b vmap.NodeWrite) int { return a.ID.Compare(b.ID) })
+	return d, nil
+}
+
+// committed records that d, the latest diff, is durably stored.
+func (w *mapWorker) committed(d *vmap.Diff) {
+	w.cache.Apply(d)
+	clear(w.over)
+	w.base = d.Root
+}
+
+// restart drops the overlay and the error, and applies ups (every update
+// since the stored map) afresh. If the stored root cannot be read, the
+// error stays, so that the next diff fails and restarts again.
+func (w *mapWorker) restart(ctx context.Context, ups []vmap.Update) error {
+	w.mu.Lock()
+	for len(w.queue) > 0 || w.busy {
+		w.cond.Wait()
+	}
+	w.mu.Unlock()
+	clear(w.over)
+	w.cache.Reset()
+	_, err := w.init(ctx)
+	w.mu.Lock()
+	w.err = err
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	w.add(ups)
+	return nil
+}
+
+// overlayReader reads the overlay, then the stored map.
+type overlayReader struct{ w *mapWorker }
+
+func (o overlayReader) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
+	out := make([]vmap.Node, len(ids))
+	var miss []int
+	for i, id := range ids {
+		if n, ok := o.w.over[id]; ok {
+			out[i] = n
+		} else {
+			miss = append(miss, i)
+		}
+	}
+	if len(miss) == 0 {
+		return out, nil
+	}
+	if len(miss) == len(ids) {
+		return o.w.cache.ReadNodes(ctx, ids)
+	}
+	mids := make([]vmap.NodeID, len(miss))
+	for j, i := range miss {
+		mids[j] = ids[i]
+	}
+	got, err := o.w.cache.ReadNodes(ctx, mids)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range miss {
+		out[i] = got[j]
+	}
+	return out, nil
+}
