@@ -415,6 +415,9 @@ func TestReadPath(t *testing.T) {
 	}
 	get := func(path string, gzip bool) *http.Response {
 		req, _ := http.NewRequest("GET", tl.srv.URL+path, nil)
+		// Set, so that the transport neither asks for gzip by itself nor
+		// decompresses.
+		req.Header.Set("Accept-Encoding", "identity")
 		if gzip {
 			req.Header.Set("Accept-Encoding", "gzip")
 		}
@@ -422,8 +425,15 @@ func TestReadPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body)
+		n, err := io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET %s: %v after %d bytes", path, err, n)
+		}
+		// Whatever the encoding, a length given is the body's.
+		if resp.ContentLength >= 0 && resp.ContentLength != n {
+			t.Errorf("GET %s: Content-Length %d, body of %d bytes", path, resp.ContentLength, n)
+		}
 		return resp
 	}
 	for path, want := range map[string]int{
@@ -450,6 +460,9 @@ func TestReadPath(t *testing.T) {
 		}
 		if want == 200 && !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
 			t.Errorf("GET %s: Cache-Control %q", path, resp.Header.Get("Cache-Control"))
+		}
+		if want == 200 && (resp.ContentLength <= 0 || len(resp.TransferEncoding) > 0) {
+			t.Errorf("GET %s: Content-Length %d, Transfer-Encoding %q: want the length, not chunks", path, resp.ContentLength, resp.TransferEncoding)
 		}
 	}
 	if resp := get("/tile/0/000", true); resp.Header.Get("Content-Encoding") != "gzip" {

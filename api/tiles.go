@@ -92,8 +92,13 @@ func (s *Server) serveTile(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Cache-Control", cacheImmutable)
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Cache-Control", cacheImmutable)
+	// Tiles (8 KiB) and bundles are larger than the server's write
+	// buffer: without a length, they would be sent chunked, in more
+	// writes, for every client to reassemble.
+	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.Write(data)
 }
 
