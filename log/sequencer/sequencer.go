@@ -94,7 +94,7 @@ type Config struct {
 }
 
 // mapCacheDepth is how many levels of the map the sequencer keeps in
-// memory (vmap.Cache): at most 65,535 positions, some 10 MiB.
+// memory (vmap.Cache): at most 65,535 positions, in some 2.2 MiB.
 const mapCacheDepth = 16
 
 // Log is a running log's write path.

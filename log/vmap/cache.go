@@ -2,6 +2,7 @@ package vmap
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync"
 )
@@ -27,14 +28,73 @@ type Cache struct {
 	r     NodeReader
 	depth uint16
 
-	mu    sync.Mutex
-	nodes map[NodeID]Node
+	mu sync.Mutex
+	// The positions above depth are numbered breadth-first (slot) and
+	// kept in arrays of 2^depth - 1: some 2.2 MiB at depth 16.
+	known  []uint64 // bitmap of the slots read or written
+	kind   []NodeKind
+	hash   []Hash
+	leaves map[uint32]Node // the leaves among them, with key and value
+	n      int             // known slots
 }
 
+// maxCacheDepth bounds the depth of a Cache: 2^24 positions take some
+// 550 MiB.
+const maxCacheDepth = 24
+
 // NewCache returns a Cache of the positions above depth (at most
-// 2^depth - 1 of them) of the tree in r.
+// 2^depth - 1 of them, depth at most 24) of the tree in r.
 func NewCache(r NodeReader, depth int) *Cache {
-	return &Cache{r: r, depth: uint16(min(max(depth, 0), KeyBits)), nodes: make(map[NodeID]Node)}
+	d := min(max(depth, 0), maxCacheDepth)
+	slots := 1<<d - 1
+	return &Cache{
+		r: r, depth: uint16(d),
+		known: make([]uint64, (slots+63)/64), kind: make([]NodeKind, slots), hash: make([]Hash, slots),
+		leaves: make(map[uint32]Node),
+	}
+}
+
+// slot returns the breadth-first number of a position above c.depth.
+func (c *Cache) slot(id NodeID) (uint32, bool) {
+	if id.Depth >= c.depth {
+		return 0, false
+	}
+	var bits uint32
+	if id.Depth > 0 {
+		bits = binary.BigEndian.Uint32(id.Prefix[:4]) >> (32 - id.Depth)
+	}
+	return 1<<id.Depth - 1 + bits, true
+}
+
+func (c *Cache) get(id NodeID) (Node, bool) {
+	s, ok := c.slot(id)
+	if !ok || c.known[s/64]&(1<<(s%64)) == 0 {
+		return Node{}, false
+	}
+	switch c.kind[s] {
+	case KindLeaf:
+		return c.leaves[s], true
+	case KindInterior:
+		return Node{Kind: KindInterior, Hash: c.hash[s]}, true
+	}
+	return Node{}, true
+}
+
+func (c *Cache) set(id NodeID, n Node) {
+	s, ok := c.slot(id)
+	if !ok {
+		return
+	}
+	if c.known[s/64]&(1<<(s%64)) == 0 {
+		c.known[s/64] |= 1 << (s % 64)
+		c.n++
+	}
+	c.kind[s], c.hash[s] = n.Kind, n.Hash
+	if n.Kind == KindLeaf {
+		c.leaves[s] = n
+	} else {
+		delete(c.leaves, s)
+	}
 }
 
 // ReadNodes implements NodeReader: cached positions from memory, the
@@ -44,7 +104,7 @@ func (c *Cache) ReadNodes(ctx context.Context, ids []NodeID) ([]Node, error) {
 	var miss []int
 	c.mu.Lock()
 	for i, id := range ids {
-		n, ok := c.nodes[id]
+		n, ok := c.get(id)
 		if !ok {
 			miss = append(miss, i)
 			continue
@@ -70,9 +130,7 @@ func (c *Cache) ReadNodes(ctx context.Context, ids []NodeID) ([]Node, error) {
 	defer c.mu.Unlock()
 	for j, i := range miss {
 		out[i] = got[j]
-		if ids[i].Depth < c.depth {
-			c.nodes[ids[i]] = got[j]
-		}
+		c.set(ids[i], got[j])
 	}
 	return out, nil
 }
@@ -82,9 +140,7 @@ func (c *Cache) Apply(d *Diff) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, w := range d.Writes {
-		if w.ID.Depth < c.depth {
-			c.nodes[w.ID] = w.Node
-		}
+		c.set(w.ID, w.Node)
 	}
 }
 
@@ -92,12 +148,14 @@ func (c *Cache) Apply(d *Diff) {
 func (c *Cache) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	clear(c.nodes)
+	clear(c.known)
+	clear(c.leaves)
+	c.n = 0
 }
 
 // Len returns the number of cached positions.
 func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.nodes)
+	return c.n
 }
