@@ -6,7 +6,6 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
 
 	"github.com/credlog/credlog/log/storage"
@@ -84,7 +83,7 @@ func (p *prover) hashes(ctx context.Context, nodes proof.Nodes) ([][]byte, error
 		}
 		h[i] = n
 	}
-	return nodes.Rehash(h, rfc6962.DefaultHasher.HashChildren)
+	return nodes.Rehash(h, tiles.HashChildren)
 }
 
 // node returns the hash of a node of the tree of the prover's size: node
@@ -128,7 +127,7 @@ func (s *Server) subtrees(ctx context.Context, level, index uint64, width uint8)
 		n := len(prev) / 64
 		cur := make([]byte, 0, n*32)
 		for j := range n {
-			cur = append(cur, rfc6962.DefaultHasher.HashChildren(prev[2*j*32:(2*j+1)*32], prev[(2*j+1)*32:(2*j+2)*32])...)
+			cur = append(cur, tiles.HashChildren(prev[2*j*32:(2*j+1)*32], prev[(2*j+1)*32:(2*j+2)*32])...)
 		}
 		sub[r] = cur
 	}

@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
 	"golang.org/x/mod/sumdb/note"
 
@@ -64,7 +63,7 @@ type Report struct {
 // progressEvery is how many entries or rows go between progress reports.
 const progressEvery = 1 << 14
 
-var rf = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+var rf = &compact.RangeFactory{Hash: tiles.HashChildren}
 
 // summary is what Check remembers of one entry, to check the indexes.
 type summary struct {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
 
 	"github.com/credlog/credlog/log/tiles"
@@ -57,7 +56,7 @@ func subtreeRoot(hashes []byte) []byte {
 	}
 	for len(level) > 1 {
 		for i := 0; i < len(level)/2; i++ {
-			level[i] = rfc6962.DefaultHasher.HashChildren(level[2*i], level[2*i+1])
+			level[i] = tiles.HashChildren(level[2*i], level[2*i+1])
 		}
 		level = level[:len(level)/2]
 	}
@@ -122,5 +121,5 @@ func (c *checker) consistencyProof(size1, size2 uint64) ([][]byte, error) {
 			return nil, err
 		}
 	}
-	return nodes.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
+	return nodes.Rehash(hashes, tiles.HashChildren)
 }

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"runtime"
 	"sync"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/keys"
 	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/tiles"
 	"github.com/credlog/credlog/log/vmap"
 )
 
@@ -111,7 +110,7 @@ func New(origin string, logKey ed25519.PublicKey, f Fetcher, opts Options) *Repl
 	if opts.Fetches <= 0 {
 		opts.Fetches = 32
 	}
-	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	rf := &compact.RangeFactory{Hash: tiles.HashChildren}
 	r := &Replayer{
 		origin: origin, logKey: logKey, logID: keys.KeyID(origin, logKey), f: f, opts: opts,
 		rf: rf, tree: rf.NewEmptyRange(0), keys: make(map[keyRef]ed25519.PublicKey),
@@ -421,9 +420,8 @@ func (r *Replayer) prepare(c *chunk) {
 			parts = append(parts, rg)
 		}
 		wg.Go(func() {
-			h := sha256.New()
 			for i := range part {
-				r.prepareOne(h, &part[i])
+				r.prepareOne(&part[i])
 				if rg != nil {
 					rg.Append(part[i].leaf[:], nil) // cannot fail: the hashes are 32 bytes
 				}
@@ -446,15 +444,10 @@ func (r *Replayer) prepare(c *chunk) {
 	}
 }
 
-// prepareOne hashes it with h and, unless only hashes are checked, parses
-// it and verifies its signature under the key it names, if known. The leaf
-// hash is RFC 6962's (rfc6962.DefaultHasher.HashLeaf), computed with a
-// hasher reused across entries, which saves two allocations per entry.
-func (r *Replayer) prepareOne(h hash.Hash, it *item) {
-	h.Reset()
-	h.Write([]byte{rfc6962.RFC6962LeafHashPrefix})
-	h.Write(it.raw)
-	h.Sum(it.leaf[:0])
+// prepareOne hashes it and, unless only hashes are checked, parses it and
+// verifies its signature under the key it names, if known.
+func (r *Replayer) prepareOne(it *item) {
+	it.leaf = tiles.LeafHash(it.raw)
 	if r.opts.HashesOnly {
 		return
 	}

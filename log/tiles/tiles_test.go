@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/credlog/credlog/log/tiles"
@@ -170,5 +171,29 @@ func TestCloneIsIndependent(t *testing.T) {
 	u3, _ := c.Clone().Append(nil)
 	if u2.Root == u3.Root {
 		t.Fatal("different trees have one root")
+	}
+}
+
+// TestHashesMatchLibrary checks LeafHash and HashChildren against the
+// RFC 6962 hasher they stand in for, on entries around the size where
+// LeafHash changes method.
+func TestHashesMatchLibrary(t *testing.T) {
+	h := rfc6962.DefaultHasher
+	for _, n := range []int{0, 1, 31, 32, 210, 1022, 1023, 1024, 5000} {
+		e := make([]byte, n)
+		for i := range e {
+			e[i] = byte(i*7 + n)
+		}
+		if got, want := tiles.LeafHash(e), h.HashLeaf(e); !bytes.Equal(got[:], want) {
+			t.Errorf("LeafHash of %d bytes = %x, want %x", n, got, want)
+		}
+		l, r := h.HashLeaf(e), h.HashLeaf(append(e, 1))
+		if got, want := tiles.HashChildren(l, r), h.HashChildren(l, r); !bytes.Equal(got, want) {
+			t.Errorf("HashChildren = %x, want %x", got, want)
+		}
+	}
+	// Other lengths than 32 bytes are hashed as the library hashes them.
+	if got, want := tiles.HashChildren([]byte("ab"), []byte("c")), h.HashChildren([]byte("ab"), []byte("c")); !bytes.Equal(got, want) {
+		t.Errorf("HashChildren of short inputs = %x, want %x", got, want)
 	}
 }
