@@ -34,6 +34,14 @@ func (l *Log) sequenceLoop(ctx context.Context) error {
 		timer := time.NewTimer(l.cfg.MaxAge)
 	fill:
 		for len(batch) < l.cfg.MaxBatch {
+			// What is queued goes in first: a select with the timer
+			// also ready would pick either at random.
+			select {
+			case p := <-l.queue:
+				batch = append(batch, p)
+				continue
+			default:
+			}
 			select {
 			case p := <-l.queue:
 				batch = append(batch, p)

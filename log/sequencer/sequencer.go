@@ -62,7 +62,9 @@ type Config struct {
 	// MaxBatch bounds the events in one batch (default 4096).
 	MaxBatch int
 	// MaxAge bounds how long the first event of a batch waits for others
-	// (default 50ms).
+	// (default 2ms). The batch is otherwise what queued up while the
+	// previous one was committed (group commit): under load batches grow
+	// by themselves, and an idle log does not make events wait.
 	MaxAge time.Duration
 	// QueueSize bounds the events waiting to be sequenced (default 65536);
 	// beyond it Add answers ErrOverloaded.
@@ -146,7 +148,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		cfg.MaxBatch = 4096
 	}
 	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = 50 * time.Millisecond
+		cfg.MaxAge = 2 * time.Millisecond
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 65536

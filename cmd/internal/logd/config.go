@@ -49,7 +49,7 @@ type Config struct {
 	Issuers []IssuerConfig `json:"issuers"`
 	// BatchMaxEntries bounds a batch. Default 4096.
 	BatchMaxEntries int `json:"batch_max_entries"`
-	// BatchMaxAge bounds how long a batch waits to fill. Default "50ms".
+	// BatchMaxAge bounds how long a batch waits to fill. Default "2ms".
 	BatchMaxAge Duration `json:"batch_max_age"`
 	// MapEpoch is how often the log appends a map-root entry when the map
 	// changed. Default "5s".
