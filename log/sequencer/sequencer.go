@@ -96,8 +96,8 @@ type Config struct {
 }
 
 // mapCacheDepth is how many levels of the map the sequencer keeps in
-// memory (vmap.Cache): at most 65,535 positions, in some 2.2 MiB.
-const mapCacheDepth = 16
+// memory (vmap.Cache): at most 262,143 positions, in some 8.7 MiB.
+const mapCacheDepth = 18
 
 // Log is a running log's write path.
 type Log struct {
@@ -198,7 +198,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		log:         cfg.Logger,
 		m:           cfg.Metrics,
 		builder:     b,
-		mapWork:     newMapWorker(vmap.NewCache(cfg.Storage, mapCacheDepth)),
+		mapWork:     newMapWorker(vmap.NewCache(rd, mapCacheDepth)),
 		lastMapRoot: time.Now(),
 		keys:        make(map[string]issuerKey),
 		committed:   ts.Size,
