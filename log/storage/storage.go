@@ -199,9 +199,10 @@ type Storage interface {
 
 // WriterReads is implemented by a Storage whose reads are cheaper through
 // the connection that commits. The sequencer, the one committer, makes
-// its own reads (LookupLeaves, ReadState, the state.Reader methods and
-// ReadNodes, between its commits) through ForWriter's view; everything
-// else reads through the Storage itself. Closing the view does nothing.
+// its own reads (LookupLeaves, ReadState, the state.Reader methods) and
+// its map worker's (ReadNodes) through ForWriter's view, which is safe
+// for concurrent use; everything else reads through the Storage itself.
+// Closing the view does nothing.
 type WriterReads interface {
 	ForWriter() Storage
 }
