@@ -85,12 +85,14 @@ func TestReadOnlyDatabase(t *testing.T) {
 	}
 }
 
-// TestFileSizeLimit stands in for a full disk: a full filesystem needs
-// privileges to create, but RLIMIT_FSIZE makes every write that would
-// grow a file past a limit fail (EFBIG instead of ENOSPC) without any.
-// While the limit holds, batches fail with ErrCommit and nothing is
-// acknowledged or stored; once it is lifted, the log appends again at
-// dense indices and the stored log passes fsck.
+// TestFileSizeLimit stands in for a disk that fails every write: a full
+// filesystem needs privileges to create, but RLIMIT_FSIZE makes every
+// write past an offset fail (EFBIG instead of ENOSPC) without any. The
+// limit is one page, below the files' sizes: after a checkpoint SQLite
+// writes its write-ahead log again from the start, within the file, as
+// it would on a full disk. While the limit holds, batches fail with
+// ErrCommit and nothing is acknowledged or stored; once it is lifted,
+// the log appends again at dense indices and the stored log passes fsck.
 func TestFileSizeLimit(t *testing.T) {
 	e := newEnv(t)
 	if r := e.submit(e.registration()); r.Err != nil {
@@ -114,7 +116,7 @@ func TestFileSizeLimit(t *testing.T) {
 	signal.Ignore(syscall.SIGXFSZ)
 	defer signal.Reset(syscall.SIGXFSZ)
 	full := lim
-	full.Cur = uint64(largest)
+	full.Cur = 4096
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &full); err != nil {
 		t.Skipf("can't set RLIMIT_FSIZE: %v", err)
 	}
