@@ -35,6 +35,7 @@ type Storage struct {
 	view bool
 
 	stop, stopped chan struct{} // of checkpoints; nil when read-only
+	stopOnce      sync.Once
 }
 
 // pool is a database handle to read through, with its prepared
@@ -260,7 +261,7 @@ func (s *Storage) Close() error {
 	if s.w == nil {
 		return s.r.close()
 	}
-	close(s.stop)
+	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.stopped
 	return errors.Join(s.r.close(), s.wr.close())
 }

@@ -193,3 +193,15 @@ func TestMapNodes(t *testing.T) {
 		return s
 	})
 }
+
+// TestCloseTwice: a second Close returns (it does not panic or hang).
+func TestCloseTwice(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "log.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
