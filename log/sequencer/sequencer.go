@@ -105,8 +105,8 @@ type Log struct {
 	origin string
 	rules  *state.Rules
 	store  storage.Storage
-	// rd is what the sequencer goroutine reads through: store, or its
-	// storage.WriterReads view.
+	// rd is what the sequencer goroutine and its map worker read
+	// through: store, or its storage.WriterReads view.
 	rd    storage.Storage
 	queue chan *pending
 	log   *slog.Logger
