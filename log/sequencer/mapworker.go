@@ -36,6 +36,7 @@ type mapWorker struct {
 	busy  bool            // the worker is applying batches taken off queue
 	err   error           // the first error since the last restart
 	stop  bool
+	done  chan struct{} // closed when run returns
 
 	// Owned by the worker goroutine while busy, by the sequencer
 	// otherwise.
@@ -45,7 +46,7 @@ type mapWorker struct {
 }
 
 func newMapWorker(cache *vmap.Cache) *mapWorker {
-	w := &mapWorker{cache: cache, over: make(map[vmap.NodeID]vmap.Node)}
+	w := &mapWorker{cache: cache, over: make(map[vmap.NodeID]vmap.Node), done: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
 	w.tree = vmap.NewTree(overlayReader{w})
 	return w
@@ -61,12 +62,14 @@ func (w *mapWorker) init(ctx context.Context) (vmap.Hash, error) {
 	return root, nil
 }
 
-// close stops the worker goroutine once it is done with what it took.
+// close stops the worker goroutine and waits until it is done with what
+// it took, so that it reads storage no more.
 func (w *mapWorker) close() {
 	w.mu.Lock()
 	w.stop = true
 	w.cond.Broadcast()
 	w.mu.Unlock()
+	<-w.done
 }
 
 // add hands over a committed batch's updates (at most one per key).
@@ -82,6 +85,7 @@ func (w *mapWorker) add(ups []vmap.Update) {
 
 // run is the worker goroutine, until close.
 func (w *mapWorker) run(ctx context.Context) {
+	defer close(w.done)
 	for {
 		w.mu.Lock()
 		for len(w.queue) == 0 && !w.stop {
