@@ -12,7 +12,7 @@ var _ NodeReader = (*Cache)(nil)
 // Cache is a NodeReader that keeps the top levels of a stored tree in
 // memory, for the tree's one writer. Every update reads the positions
 // near the root, and there are few of them: the positions above depth
-// Depth are at most 2^Depth - 1, whatever the size of the map, while a
+// d are at most 2^d - 1, whatever the size of the map, while a
 // map of n keys has its leaves about log2(n) deep. A map of a million
 // keys updated through a Cache of depth 16 reads some 4 levels of each
 // path from its store instead of 20.
