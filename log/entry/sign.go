@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+
+	"github.com/credlog/credlog/log/edsig"
 )
 
 // ErrBadSignature is returned when an event's signature does not verify.
@@ -20,7 +22,8 @@ func (e *Event) Sign(key ed25519.PrivateKey) error {
 	return nil
 }
 
-// VerifySignature checks e.Signature against pub.
+// VerifySignature checks e.Signature against pub, with the rules of
+// crypto/ed25519 (package edsig).
 func (e *Event) VerifySignature(pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: public key is %d bytes", ErrBadSignature, len(pub))
@@ -29,7 +32,7 @@ func (e *Event) VerifySignature(pub ed25519.PublicKey) error {
 	if err != nil {
 		return err
 	}
-	if !ed25519.Verify(pub, msg, e.Signature[:]) {
+	if !edsig.Verify(pub, msg, e.Signature[:]) {
 		return fmt.Errorf("%w: %s event of %q does not verify under key %08x", ErrBadSignature, e.Type, e.Issuer, e.KeyID)
 	}
 	return nil
