@@ -39,6 +39,13 @@ type Config struct {
 	// HealthMaxLag is how long committed entries may wait for a published
 	// checkpoint before /healthz fails (default 30s).
 	HealthMaxLag time.Duration
+	// ReadCache bounds the bytes of full tiles and entry bundles kept in
+	// memory for reads (default DefaultReadCache). A log of n entries
+	// has about 240·n bytes of them (tiles of 32 bytes per entry,
+	// bundles of typical 210-byte entries); with room for all, reads
+	// never wait on storage once warm. Go's collector may let the heap
+	// grow to twice what the cache holds.
+	ReadCache int
 }
 
 // Server serves the log over HTTP.
@@ -49,7 +56,8 @@ type Server struct {
 	logger *slog.Logger
 	router *mux.Router
 	tiles  *tileCache
-	// bundles are recently read entry bundles, at a width.
+	// bundles are recently read entry bundles, at a width: the same
+	// cache as tiles (their keys differ).
 	bundles *lru[[]byte]
 	// nodes are the interior nodes of recently used tiles, for proofs.
 	nodes *lru[*subtrees]
@@ -74,7 +82,11 @@ func NewServer(cfg Config) *Server {
 	if cfg.HealthMaxLag <= 0 {
 		cfg.HealthMaxLag = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache(), nodes: newLRU[*subtrees](nodeCacheSize), bundles: newLRU[[]byte](bundleCacheSize)}
+	if cfg.ReadCache <= 0 {
+		cfg.ReadCache = DefaultReadCache
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache(cfg.ReadCache), nodes: newLRU[*subtrees](nodeCacheSize)}
+	s.bundles = s.tiles.lru
 	r := s.router
 	r.HandleFunc("/checkpoint", s.serveCheckpoint).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/checkpoints/{size:[0-9]+}", s.serveCheckpointBySize).Methods(http.MethodGet, http.MethodHead)

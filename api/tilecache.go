@@ -9,14 +9,10 @@ import (
 	"github.com/credlog/credlog/log/tiles"
 )
 
-// tileCacheSize bounds the hash tiles kept in memory: 2048 tiles of at
-// most 8 KiB, 16 MiB.
-const tileCacheSize = 2048
-
-// bundleCacheSize bounds the entry bundles kept in memory (each at most
-// maxCachedBundle bytes, so at most 32 MiB; about 27 MiB of typical
-// 210-byte entries).
-const bundleCacheSize = 512
+// DefaultReadCache is the default of Config.ReadCache: 48 MiB of tiles
+// and entry bundles, in one cache, so that the workload sets the share of
+// each.
+const DefaultReadCache = 48 << 20
 
 // nodeCacheSize bounds the tiles whose interior nodes are kept in memory
 // for proofs: 1024 of at most 16 KiB, 16 MiB.
@@ -29,19 +25,24 @@ const nodeCacheSize = 1024
 // current content of a partial tile is always read from storage.
 type tileCache struct{ *lru[[]byte] }
 
-func newTileCache() *tileCache { return &tileCache{newLRU[[]byte](tileCacheSize)} }
+func newTileCache(bytes int) *tileCache { return &tileCache{newByteLRU(bytes)} }
 
-// tileKey names a tile at a width; width 0 is the full tile.
+// tileKey names a tile, or with bundle set an entry bundle, at a width;
+// width 0 is the full tile or bundle.
 type tileKey struct {
 	level, index uint64
 	width        uint8
+	bundle       bool
 }
 
 // lru is a bounded map from tiles to what was read or computed from
-// them, that forgets the least recently used first.
+// them, that forgets the least recently used first. Each item has a cost
+// (1, or its size in bytes); the items' costs add up to at most the bound.
 type lru[V any] struct {
 	mu    sync.Mutex
 	bound int
+	used  int
+	cost  func(V) int
 	order *list.List // of *lruItem[V], most recent first
 	items map[tileKey]*list.Element
 }
@@ -51,8 +52,17 @@ type lruItem[V any] struct {
 	v   V
 }
 
+// newLRU returns a cache of at most bound items.
 func newLRU[V any](bound int) *lru[V] {
-	return &lru[V]{bound: bound, order: list.New(), items: make(map[tileKey]*list.Element)}
+	return &lru[V]{bound: bound, cost: func(V) int { return 1 }, order: list.New(), items: make(map[tileKey]*list.Element)}
+}
+
+// newByteLRU returns a cache of byte strings of at most bound bytes in
+// all.
+func newByteLRU(bound int) *lru[[]byte] {
+	c := newLRU[[]byte](bound)
+	c.cost = func(b []byte) int { return len(b) }
+	return c
 }
 
 func (c *lru[V]) get(key tileKey) (V, bool) {
@@ -67,16 +77,19 @@ func (c *lru[V]) get(key tileKey) (V, bool) {
 }
 
 // put adds an item, evicting the least recently used beyond the bound.
+// An item that alone costs more than the bound is not kept.
 func (c *lru[V]) put(key tileKey, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.items[key]; ok {
+	if _, ok := c.items[key]; ok || c.cost(v) > c.bound {
 		return
 	}
 	c.items[key] = c.order.PushFront(&lruItem[V]{key, v})
-	if c.order.Len() > c.bound {
+	c.used += c.cost(v)
+	for c.used > c.bound {
 		old := c.order.Remove(c.order.Back()).(*lruItem[V])
 		delete(c.items, old.key)
+		c.used -= c.cost(old.v)
 	}
 }
 

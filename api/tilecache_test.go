@@ -46,7 +46,7 @@ func TestTileCache(t *testing.T) {
 		}
 	}
 	appendN(300)
-	c := newTileCache()
+	c := newTileCache(DefaultReadCache)
 	full, err := c.read(ctx, st, 0, 0)
 	if err != nil || len(full) != 256*32 {
 		t.Fatalf("full tile: %d bytes, %v", len(full), err)
@@ -93,14 +93,48 @@ func TestTileCache(t *testing.T) {
 		t.Errorf("full tile 0/0 at width 10: %v", err)
 	}
 
-	for i := range tileCacheSize + 10 {
-		c.put(tileKey{level: 9, index: uint64(i)}, nil)
+	bound := DefaultReadCache
+	tile := make([]byte, tiles.Width*32)
+	for i := range bound/len(tile) + 10 {
+		c.put(tileKey{level: 9, index: uint64(i)}, tile)
 	}
 	if _, ok := c.items[tileKey{}]; ok {
 		t.Error("the least recently used tile was not evicted")
 	}
-	if len(c.items) != tileCacheSize || c.order.Len() != tileCacheSize {
-		t.Fatalf("cache holds %d items, bound %d", len(c.items), tileCacheSize)
+	if want := bound / len(tile); len(c.items) != want || c.order.Len() != want || c.used != want*len(tile) {
+		t.Fatalf("cache holds %d tiles (%d bytes), want %d in a bound of %d bytes", len(c.items), c.used, want, bound)
+	}
+}
+
+// TestLRUBounds: a byte-bounded cache evicts by size, the least recently
+// used first, and does not keep an item larger than its bound.
+func TestLRUBounds(t *testing.T) {
+	c := newByteLRU(100)
+	c.put(tileKey{index: 1}, make([]byte, 40))
+	c.put(tileKey{index: 2}, make([]byte, 40))
+	c.get(tileKey{index: 1}) // 2 is now the least recently used
+	c.put(tileKey{index: 3}, make([]byte, 30))
+	if _, ok := c.get(tileKey{index: 2}); ok {
+		t.Error("item 2 kept past the bound")
+	}
+	for _, i := range []uint64{1, 3} {
+		if _, ok := c.get(tileKey{index: i}); !ok {
+			t.Errorf("item %d evicted", i)
+		}
+	}
+	if c.used != 70 {
+		t.Errorf("used = %d, want 70", c.used)
+	}
+	c.put(tileKey{index: 4}, make([]byte, 101))
+	if _, ok := c.get(tileKey{index: 4}); ok || c.used != 70 || len(c.items) != 2 || c.order.Len() != 2 {
+		t.Errorf("after an item over the bound: kept %v, used %d, %d items, %d in order; want the other two kept", ok, c.used, len(c.items), c.order.Len())
+	}
+	n := newLRU[int](2)
+	for i := range 5 {
+		n.put(tileKey{index: uint64(i)}, i)
+	}
+	if len(n.items) != 2 || n.used != 2 {
+		t.Errorf("count-bounded cache holds %d items, used %d; want 2", len(n.items), n.used)
 	}
 }
 
@@ -110,7 +144,7 @@ func TestTileCache(t *testing.T) {
 func TestBundleCache(t *testing.T) {
 	ctx := context.Background()
 	st, _ := storedTree(t, 300)
-	s := &Server{store: st, bundles: newLRU[[]byte](bundleCacheSize)}
+	s := &Server{store: st, bundles: newByteLRU(DefaultReadCache)}
 	p44, err := s.readBundle(ctx, 1, 44)
 	if err != nil {
 		t.Fatal(err)
@@ -131,5 +165,31 @@ func TestBundleCache(t *testing.T) {
 	full, err := s.readBundle(ctx, 0, 0)
 	if es, _ := tiles.BundleEntries(full); err != nil || len(es) != 256 {
 		t.Errorf("full bundle 0: %d entries, %v", len(es), err)
+	}
+}
+
+// TestSharedCache: tiles and entry bundles share one cache and never
+// answer for each other, even at the same index.
+func TestSharedCache(t *testing.T) {
+	ctx := context.Background()
+	st, _ := storedTree(t, 600)
+	s := &Server{store: st, tiles: newTileCache(DefaultReadCache)}
+	s.bundles = s.tiles.lru
+	for round := range 2 { // the second round comes from the cache
+		tile, err := s.tiles.read(ctx, st, 0, 1)
+		if err != nil || len(tile) != tiles.Width*32 {
+			t.Fatalf("round %d: tile 0/1: %d bytes, %v", round, len(tile), err)
+		}
+		b, err := s.readBundle(ctx, 1, 0)
+		if err != nil {
+			t.Fatalf("round %d: bundle 1: %v", round, err)
+		}
+		es, err := tiles.BundleEntries(b)
+		if err != nil || len(es) != tiles.Width || string(es[0]) != "entry 256" {
+			t.Fatalf("round %d: bundle 1: %d entries, %v", round, len(es), err)
+		}
+	}
+	if len(s.tiles.items) != 2 {
+		t.Errorf("%d items cached, want the tile and the bundle", len(s.tiles.items))
 	}
 }

@@ -123,7 +123,7 @@ const maxCachedBundle = 64 << 10
 // for width 0). Like a tile's, a bundle's first W entries never change
 // once it has W, so they are cached (unless unusually large).
 func (s *Server) readBundle(ctx context.Context, index uint64, width uint8) ([]byte, error) {
-	key := tileKey{index: index, width: width}
+	key := tileKey{index: index, width: width, bundle: true}
 	if data, ok := s.bundles.get(key); ok {
 		return data, nil
 	}

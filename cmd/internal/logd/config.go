@@ -62,6 +62,9 @@ type Config struct {
 	QueueSize int `json:"queue_size"`
 	// MaxBatchBody bounds POST /events/batch bodies, in bytes. Default 8 MiB.
 	MaxBatchBody int64 `json:"max_batch_body"`
+	// ReadCache bounds the bytes of full tiles and entry bundles the
+	// server keeps in memory for reads. Default 48 MiB.
+	ReadCache int `json:"read_cache"`
 	// MaxConns bounds the connections the HTTP server holds open at
 	// once; a connection beyond it gets 503 with Retry-After and is
 	// closed. Default 4096.
@@ -162,8 +165,8 @@ func (c *Config) SetDefaults() error {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
-	if c.BatchMaxEntries < 0 || c.QueueSize < 0 || c.MaxBatchBody < 0 {
-		return errors.New("batch_max_entries, queue_size and max_batch_body must not be negative")
+	if c.BatchMaxEntries < 0 || c.QueueSize < 0 || c.MaxBatchBody < 0 || c.ReadCache < 0 {
+		return errors.New("batch_max_entries, queue_size, max_batch_body and read_cache must not be negative")
 	}
 	if c.MaxConns < 0 {
 		return errors.New("max_conns must not be negative")

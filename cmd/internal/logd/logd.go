@@ -63,7 +63,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(addr 
 	}
 	srv := api.NewHTTPServer(cfg.Listen, api.NewServer(api.Config{
 		Log: l, Storage: store, Logger: logger, Registry: reg,
-		MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration,
+		MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration, ReadCache: cfg.ReadCache,
 	}))
 	return serve(ctx, cfg, srv, ln, logger, ready,
 		[]any{"credlogd serving", "origin", cfg.Origin, "addr", ln.Addr().String(), "data", cfg.DataDir, "vkey", signer.VerifierKey()},

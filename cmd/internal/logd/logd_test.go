@@ -54,6 +54,7 @@ func TestSetDefaultsRejects(t *testing.T) {
 	for name, c := range map[string]Config{
 		"bad origin":        {Origin: "has space"},
 		"negative queue":    {QueueSize: -1},
+		"negative cache":    {ReadCache: -1},
 		"issuer twice":      {Issuers: []IssuerConfig{{Name: "a"}, {Name: "a"}}},
 		"issuer is the log": {Origin: "log", Issuers: []IssuerConfig{{Name: "log"}}},
 	} {

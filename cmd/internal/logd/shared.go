@@ -60,7 +60,7 @@ func runShared(ctx context.Context, cfg *Config, signer *keys.Signer, logger *sl
 	}
 	h := &sharedHandler{
 		read: api.NewServer(api.Config{Storage: store, Logger: logger, Registry: reg,
-			MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration}),
+			MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration, ReadCache: cfg.ReadCache}),
 		store: store, self: advertise, logger: logger,
 		client: &http.Client{Transport: &http.Transport{
 			Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
@@ -144,7 +144,7 @@ func lead(ctx, seqCtx context.Context, cfg *Config, signer *keys.Signer, store *
 	// The sequencing server counts its requests into the read server's
 	// series.
 	h.leader.Store(api.NewServer(api.Config{Log: l, Storage: store, Logger: logger, Registry: reg,
-		MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration}))
+		MaxBatchBody: cfg.MaxBatchBody, HealthMaxLag: cfg.HealthMaxLag.Duration, ReadCache: cfg.ReadCache}))
 	defer h.leader.Store(nil)
 	go func() {
 		if err := registerIssuers(runCtx, l, signer, cfg.Issuers, logger); err != nil && runCtx.Err() == nil {
