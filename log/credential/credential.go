@@ -25,6 +25,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/credlog/credlog/log/edsig"
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/vrf"
 )
@@ -208,12 +209,13 @@ func (c *Credential) Label(vrfKey []byte) (entry.Hash, error) {
 	return Label(beta), nil
 }
 
-// CheckSignature checks that the certificate is signed by the issuer key.
+// CheckSignature checks that the certificate is signed by the issuer key,
+// with the rules of crypto/ed25519 (package edsig).
 func (c *Credential) CheckSignature(issuerKey ed25519.PublicKey) error {
 	if len(issuerKey) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: issuer key is %d bytes, not an Ed25519 public key", ErrSignature, len(issuerKey))
 	}
-	if !ed25519.Verify(issuerKey, c.Certificate.RawTBSCertificate, c.Certificate.Signature) {
+	if !edsig.Verify(issuerKey, c.Certificate.RawTBSCertificate, c.Certificate.Signature) {
 		return ErrSignature
 	}
 	return nil
