@@ -42,7 +42,7 @@ func TestProver(t *testing.T) {
 		}
 	}
 
-	s := &Server{store: st, tiles: newTileCache(DefaultReadCache), nodes: newLRU[*subtrees](nodeCacheSize)}
+	s := &Server{store: st, tiles: newTileCache(DefaultReadCache), nodes: newNodeCache(DefaultReadCache / nodeCacheShare)}
 	fetch := func(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
 		return s.tiles.readWidth(ctx, st, level, index, p)
 	}
@@ -136,7 +136,7 @@ func BenchmarkInclusionProof(b *testing.B) {
 	const n = 100_000
 	ctx := context.Background()
 	st, _ := storedTree(b, n)
-	s := &Server{store: st, tiles: newTileCache(DefaultReadCache), nodes: newLRU[*subtrees](nodeCacheSize)}
+	s := &Server{store: st, tiles: newTileCache(DefaultReadCache), nodes: newNodeCache(DefaultReadCache / nodeCacheShare)}
 	fetch := func(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
 		return s.tiles.readWidth(ctx, st, level, index, p)
 	}

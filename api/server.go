@@ -40,7 +40,8 @@ type Config struct {
 	// checkpoint before /healthz fails (default 30s).
 	HealthMaxLag time.Duration
 	// ReadCache bounds the bytes of full tiles and entry bundles kept in
-	// memory for reads (default DefaultReadCache). A log of n entries
+	// memory for reads (default DefaultReadCache); the interior nodes of
+	// tiles, kept for proofs, take up to a third as much again. A log of n entries
 	// has about 240·n bytes of them (tiles of 32 bytes per entry,
 	// bundles of typical 210-byte entries); with room for all, reads
 	// never wait on storage once warm. Go's collector may let the heap
@@ -85,7 +86,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.ReadCache <= 0 {
 		cfg.ReadCache = DefaultReadCache
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache(cfg.ReadCache), nodes: newLRU[*subtrees](nodeCacheSize)}
+	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache(cfg.ReadCache), nodes: newNodeCache(cfg.ReadCache / nodeCacheShare)}
 	s.bundles = s.tiles.lru
 	r := s.router
 	r.HandleFunc("/checkpoint", s.serveCheckpoint).Methods(http.MethodGet, http.MethodHead)

@@ -14,9 +14,24 @@ import (
 // each.
 const DefaultReadCache = 48 << 20
 
-// nodeCacheSize bounds the tiles whose interior nodes are kept in memory
-// for proofs: 1024 of at most 16 KiB, 16 MiB.
-const nodeCacheSize = 1024
+// nodeCacheShare: the interior nodes of tiles, kept for proofs, may take
+// a third as much memory again as the tiles and bundles (by default
+// 16 MiB, about a thousand full tiles).
+const nodeCacheShare = 3
+
+// newNodeCache returns a cache of tiles' nodes of at most bound bytes,
+// counting the tile itself, which the tile cache may have let go.
+func newNodeCache(bound int) *lru[*subtrees] {
+	c := newLRU[*subtrees](bound)
+	c.cost = func(s *subtrees) int {
+		n := 0
+		for _, l := range s {
+			n += len(l)
+		}
+		return n
+	}
+	return c
+}
 
 // tileCache keeps recently read hash tiles, whole or at a width. A full
 // tile never changes, so it can be served from memory forever; the first

@@ -129,6 +129,16 @@ func TestLRUBounds(t *testing.T) {
 	if _, ok := c.get(tileKey{index: 4}); ok || c.used != 70 || len(c.items) != 2 || c.order.Len() != 2 {
 		t.Errorf("after an item over the bound: kept %v, used %d, %d items, %d in order; want the other two kept", ok, c.used, len(c.items), c.order.Len())
 	}
+	nc := newNodeCache(20000)
+	var sub subtrees
+	for r := range sub {
+		sub[r] = make([]byte, (tiles.Width>>r)*32)
+	}
+	nc.put(tileKey{index: 1}, &sub)
+	nc.put(tileKey{index: 2}, &sub)
+	if len(nc.items) != 1 || nc.used != 16320 {
+		t.Errorf("node cache of 20,000 bytes holds %d tiles' nodes, %d bytes; want 1, 16,320", len(nc.items), nc.used)
+	}
 	n := newLRU[int](2)
 	for i := range 5 {
 		n.put(tileKey{index: uint64(i)}, i)
