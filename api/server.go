@@ -41,11 +41,11 @@ type Config struct {
 	HealthMaxLag time.Duration
 	// ReadCache bounds the bytes of full tiles and entry bundles kept in
 	// memory for reads (default DefaultReadCache); the interior nodes of
-	// tiles, kept for proofs, take up to a third as much again. A log of n entries
-	// has about 240·n bytes of them (tiles of 32 bytes per entry,
-	// bundles of typical 210-byte entries); with room for all, reads
-	// never wait on storage once warm. Go's collector may let the heap
-	// grow to twice what the cache holds.
+	// tiles, kept for proofs, take up to a third as much again. A log of
+	// n entries has about 240·n bytes of tiles and bundles (32 bytes of
+	// tile per entry, bundles of typical 210-byte entries); with room for
+	// all, reads never wait on storage once warm. Go's collector may let
+	// the heap grow to twice what the caches hold.
 	ReadCache int
 }
 

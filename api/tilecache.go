@@ -40,7 +40,7 @@ func newNodeCache(bound int) *lru[*subtrees] {
 // current content of a partial tile is always read from storage.
 type tileCache struct{ *lru[[]byte] }
 
-func newTileCache(bytes int) *tileCache { return &tileCache{newByteLRU(bytes)} }
+func newTileCache(bound int) *tileCache { return &tileCache{newByteLRU(bound)} }
 
 // tileKey names a tile, or with bundle set an entry bundle, at a width;
 // width 0 is the full tile or bundle.
