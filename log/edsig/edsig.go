@@ -45,15 +45,21 @@ func Verify(pub ed25519.PublicKey, msg, sig []byte) bool {
 	if x, ok := cache.Load(k); ok {
 		return voi.VerifyExpandedWithOptions(x.(*voi.ExpandedPublicKey), msg, sig, opts)
 	}
+	if cached.Add(1) > MaxCachedKeys {
+		// Full: verify without expanding the key, which would cost more
+		// than it saves on one signature.
+		cached.Add(-1)
+		return voi.VerifyWithOptions(voi.PublicKey(pub), msg, sig, opts)
+	}
 	x, err := voi.NewExpandedPublicKey(voi.PublicKey(pub))
 	if err != nil {
 		// Not a point: crypto/ed25519 rejects every signature too.
+		cached.Add(-1)
 		return false
 	}
-	if cached.Load() < MaxCachedKeys {
-		if _, loaded := cache.LoadOrStore(k, x); !loaded {
-			cached.Add(1)
-		}
+	if v, loaded := cache.LoadOrStore(k, x); loaded {
+		cached.Add(-1)
+		x = v.(*voi.ExpandedPublicKey)
 	}
 	return voi.VerifyExpandedWithOptions(x, msg, sig, opts)
 }

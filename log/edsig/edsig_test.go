@@ -219,6 +219,28 @@ func TestCacheBounded(t *testing.T) {
 	}
 }
 
+// TestUncachedMatchesStdlib: with the cache full, keys are not expanded,
+// and the answers are still crypto/ed25519's.
+func TestUncachedMatchesStdlib(t *testing.T) {
+	cache.Clear()
+	cached.Store(MaxCachedKeys)
+	defer func() {
+		cache.Clear()
+		cached.Store(0)
+	}()
+	for _, v := range vectors(t) {
+		if got, want := Verify(v.pub, v.msg, v.sig), ed25519.Verify(v.pub, v.msg, v.sig); got != want {
+			t.Errorf("%s: Verify(%x, %q, %x) = %v, crypto/ed25519 says %v", v.name, v.pub, v.msg, v.sig, got, want)
+		}
+	}
+	if n := cached.Load(); n != MaxCachedKeys {
+		t.Errorf("cache count %d after verifying with a full cache, want %d", n, MaxCachedKeys)
+	}
+	if _, ok := cache.Load([32]byte(vectors(t)[0].pub)); ok {
+		t.Error("a key was cached past the bound")
+	}
+}
+
 func FuzzMatchesStdlib(f *testing.F) {
 	for _, v := range vectors(f) {
 		f.Add(v.pub, v.msg, v.sig)
