@@ -28,36 +28,41 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
 		}
 	}()
 	var size uint64
-	if err := tx.QueryRowContext(ctx, "SELECT size FROM tree WHERE id = 0").Scan(&size); err != nil {
+	t := batchTx{tx, s}
+	st, err := t.stmt(ctx, qTreeSize)
+	if err != nil {
+		return err
+	}
+	if err := st.QueryRowContext(ctx).Scan(&size); err != nil {
 		return fmt.Errorf("couldn't read tree size: %w", err)
 	}
 	if size != b.Start {
 		return &storage.ConflictError{Stored: size, Start: b.Start}
 	}
-	if err := writeEntries(ctx, tx, b.Entries); err != nil {
+	if err := writeEntries(ctx, t, b.Entries); err != nil {
 		return err
 	}
-	for _, t := range b.Tiles {
-		if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO tiles (level, idx, data) VALUES (?, ?, ?)", t.Level, t.Index, t.Data); err != nil {
-			return fmt.Errorf("couldn't write tile %d/%d: %w", t.Level, t.Index, err)
+	for _, ti := range b.Tiles {
+		if _, err := t.exec(ctx, qTile, ti.Level, ti.Index, ti.Data); err != nil {
+			return fmt.Errorf("couldn't write tile %d/%d: %w", ti.Level, ti.Index, err)
 		}
 	}
 	for _, bu := range b.Bundles {
-		if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO bundles (idx, data) VALUES (?, ?)", bu.Index, bu.Data); err != nil {
+		if _, err := t.exec(ctx, qBundle, bu.Index, bu.Data); err != nil {
 			return fmt.Errorf("couldn't write entry bundle %d: %w", bu.Index, err)
 		}
 	}
 	if b.State != nil {
-		if err := writeState(ctx, tx, b); err != nil {
+		if err := writeState(ctx, t, b); err != nil {
 			return err
 		}
 	}
 	if b.Map != nil {
-		if err := writeMap(ctx, tx, b); err != nil {
+		if err := writeMap(ctx, t, b); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE tree SET size = ?, root = ?, edge = ? WHERE id = 0",
+	if _, err := t.exec(ctx, qTree,
 		b.Tree.Size, b.Tree.Root[:], bytes.Join(b.Tree.Edge, nil)); err != nil {
 		return fmt.Errorf("couldn't write tree state: %w", err)
 	}
@@ -65,6 +70,49 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
 		return fmt.Errorf("couldn't commit batch: %w", err)
 	}
 	return nil
+}
+
+// The statements of Commit, prepared on the writer connection when the
+// database is opened (writeQueries).
+const (
+	qTreeSize     = "SELECT size FROM tree WHERE id = 0"
+	qTree         = "UPDATE tree SET size = ?, root = ?, edge = ? WHERE id = 0"
+	qTile         = "INSERT OR REPLACE INTO tiles (level, idx, data) VALUES (?, ?, ?)"
+	qBundle       = "INSERT OR REPLACE INTO bundles (idx, data) VALUES (?, ?)"
+	qLeaf         = "INSERT INTO leaves (hash, idx) VALUES (?, ?)"
+	qByCredential = "INSERT INTO by_credential (credential, idx) VALUES (?, ?)"
+	qBySubject    = "INSERT INTO by_subject (subject, idx) VALUES (?, ?)"
+	qIssuer       = "INSERT OR REPLACE INTO issuers (name, key_id, public_key, vrf_key) VALUES (?, ?, ?, ?)"
+	qCredential   = `INSERT OR REPLACE INTO credentials
+		(issuer, id, subject, version, not_after, status, reason, issue_index, last_index)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qSubject = `INSERT OR REPLACE INTO subjects
+		(issuer, label, version, live, events, digest) VALUES (?, ?, ?, ?, ?, ?)`
+	qMapPut  = "INSERT OR REPLACE INTO map_nodes (tier, prefix, depth, node) VALUES (?, ?, ?, ?)"
+	qMapDel  = "DELETE FROM map_nodes WHERE tier = ? AND prefix = ? AND depth = ?"
+	qMapRoot = "INSERT OR REPLACE INTO map_root (id, idx, root) VALUES (0, ?, ?)"
+)
+
+var writeQueries = []string{qTreeSize, qTree, qTile, qBundle, qLeaf, qByCredential, qBySubject,
+	qIssuer, qCredential, qSubject, readNodeQuery, qMapPut, qMapDel, qMapRoot}
+
+// batchTx is a write transaction on the writer connection, whose
+// statements are prepared once for all transactions (txStmt).
+type batchTx struct {
+	*sql.Tx
+	s *Storage
+}
+
+func (t batchTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	return t.s.txStmt(ctx, t.Tx, query)
+}
+
+func (t batchTx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 func checkBatch(b *storage.Batch) error {
@@ -79,20 +127,20 @@ func checkBatch(b *storage.Batch) error {
 	return nil
 }
 
-func writeEntries(ctx context.Context, tx *sql.Tx, entries []storage.Entry) error {
-	leaf, err := tx.PrepareContext(ctx, "INSERT INTO leaves (hash, idx) VALUES (?, ?)")
+func writeEntries(ctx context.Context, tx batchTx, entries []storage.Entry) error {
+	leaf, err := tx.stmt(ctx, qLeaf)
 	if err != nil {
-		return fmt.Errorf("couldn't prepare: %w", err)
+		return err
 	}
 	defer leaf.Close()
-	cred, err := tx.PrepareContext(ctx, "INSERT INTO by_credential (credential, idx) VALUES (?, ?)")
+	cred, err := tx.stmt(ctx, qByCredential)
 	if err != nil {
-		return fmt.Errorf("couldn't prepare: %w", err)
+		return err
 	}
 	defer cred.Close()
-	sub, err := tx.PrepareContext(ctx, "INSERT INTO by_subject (subject, idx) VALUES (?, ?)")
+	sub, err := tx.stmt(ctx, qBySubject)
 	if err != nil {
-		return fmt.Errorf("couldn't prepare: %w", err)
+		return err
 	}
 	defer sub.Close()
 	var zero entry.Hash
@@ -114,24 +162,21 @@ func writeEntries(ctx context.Context, tx *sql.Tx, entries []storage.Entry) erro
 	return nil
 }
 
-func writeState(ctx context.Context, tx *sql.Tx, b *storage.Batch) error {
+func writeState(ctx context.Context, tx batchTx, b *storage.Batch) error {
 	for _, i := range b.State.Issuers {
-		if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO issuers (name, key_id, public_key, vrf_key) VALUES (?, ?, ?, ?)",
+		if _, err := tx.exec(ctx, qIssuer,
 			i.Name, i.KeyID, i.PublicKey[:], i.VRFKey[:]); err != nil {
 			return fmt.Errorf("couldn't write issuer %q: %w", i.Name, err)
 		}
 	}
 	for _, c := range b.State.Credentials {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO credentials
-			(issuer, id, subject, version, not_after, status, reason, issue_index, last_index)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.exec(ctx, qCredential,
 			c.Issuer, c.ID[:], c.Subject[:], c.Version, c.NotAfter, c.Status, c.Reason, c.IssueIndex, c.LastIndex); err != nil {
 			return fmt.Errorf("couldn't write credential %x: %w", c.ID, err)
 		}
 	}
 	for _, su := range b.State.Subjects {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO subjects
-			(issuer, label, version, live, events, digest) VALUES (?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.exec(ctx, qSubject,
 			su.Issuer, su.Label[:], su.Version, su.Live[:], su.Events, su.Digest[:]); err != nil {
 			return fmt.Errorf("couldn't write subject %x: %w", su.Label, err)
 		}

@@ -63,16 +63,37 @@ func (s *Storage) row(ctx context.Context, query string, args ...any) *sql.Row {
 }
 
 func (s *Storage) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if st, ok := s.r.stmts.Load(query); ok {
+	return s.r.prepared(ctx, query)
+}
+
+// prepared returns query prepared on p, once.
+func (p *pool) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := p.stmts.Load(query); ok {
 		return st.(*sql.Stmt), nil
 	}
-	st, err := s.r.db.PrepareContext(ctx, query)
+	st, err := p.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if prev, loaded := s.r.stmts.LoadOrStore(query, st); loaded {
+	if prev, loaded := p.stmts.LoadOrStore(query, st); loaded {
 		st.Close()
 		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// txStmt returns query for use in tx, the statement prepared when the
+// database was opened if query is one of writeQueries: a batch of a few
+// events would otherwise spend as long parsing its statements as running
+// them. Other queries are prepared in tx, since preparing on the writer
+// pool would wait for the one connection, which tx holds.
+func (s *Storage) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := s.wr.stmts.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't prepare: %w", err)
 	}
 	return st, nil
 }
@@ -128,10 +149,7 @@ CREATE TABLE IF NOT EXISTS subjects (
 	events INTEGER NOT NULL, digest BLOB NOT NULL,
 	PRIMARY KEY (issuer, label)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS map_nodes (
-	depth INTEGER NOT NULL, prefix BLOB NOT NULL, node BLOB NOT NULL,
-	PRIMARY KEY (depth, prefix)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS map_nodes (` + mapNodesColumns + `) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS map_root (
 	id INTEGER PRIMARY KEY CHECK (id = 0),
 	idx INTEGER NOT NULL,
@@ -140,7 +158,90 @@ CREATE TABLE IF NOT EXISTS map_root (
 INSERT OR IGNORE INTO tree (id, size, root, edge) VALUES (0, 0, x'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', x'');
 `
 
-// Open opens (creating if needed) the database at path.
+// mapNodesColumns are map_nodes' columns and key; see docs/MAP.md §7.3.
+//
+// The key is (tier, prefix, depth), with tier = min(depth, lowTier):
+//
+//   - the nodes at depth lowTier and deeper (tier lowTier) are ordered by prefix,
+//     so that each is stored next to the nodes below it: a map-root entry's
+//     update rewrites the page or two that hold a changed key's lower path,
+//     rather than a page per level;
+//   - the levels above are each stored together, by prefix. A map-root
+//     entry changes most of their nodes (it changes every node on the path
+//     of each changed key), so they are packed on pages of their own: spread
+//     among the lower nodes, they would dirty most pages of the table.
+const mapNodesColumns = `
+	depth INTEGER NOT NULL, prefix BLOB NOT NULL, node BLOB NOT NULL, tier INTEGER NOT NULL,
+	PRIMARY KEY (tier, prefix, depth)
+`
+
+// lowTier is the tier of the nodes at depths lowTier and more. It is
+// the depth of the sequencer's map cache (vmap.Cache): the levels above it,
+// which it keeps in memory, are those every map-root entry rewrites most
+// of.
+const lowTier = 18
+
+// tierOf returns the tier of the nodes at depth d.
+func tierOf(d uint16) uint16 { return min(d, lowTier) }
+
+// schemaVersion is the version of the layout that schema creates, kept in
+// the database header's user_version:
+//
+//   - 0: a database written before versions were recorded, whose map_nodes
+//     is keyed by (depth, prefix);
+//   - 1: map_nodes keyed by (tier, prefix, depth) (mapNodesColumns).
+const schemaVersion = 1
+
+// migrate brings the database to schemaVersion in one transaction: it
+// creates what is missing and rewrites the tables whose layout changed.
+// A database of a later version is refused, unchanged.
+func migrate(ctx context.Context, w *sql.DB) (err error) {
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	switch {
+	case version == schemaVersion:
+		return tx.Rollback()
+	case version > schemaVersion:
+		return fmt.Errorf("storage: the database has schema version %d; this build knows versions up to %d", version, schemaVersion)
+	}
+	var old int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'map_nodes'").Scan(&old); err != nil {
+		return err
+	}
+	if old > 0 {
+		for _, q := range []string{
+			"CREATE TABLE map_nodes_v1 (" + mapNodesColumns + ") WITHOUT ROWID",
+			fmt.Sprintf("INSERT INTO map_nodes_v1 (depth, prefix, node, tier) SELECT depth, prefix, node, min(depth, %d) FROM map_nodes", lowTier),
+			"DROP TABLE map_nodes",
+			"ALTER TABLE map_nodes_v1 RENAME TO map_nodes",
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("couldn't migrate map_nodes to version 1: %w", err)
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Open opens (creating if needed) the database at path. A database of an
+// earlier schema version is migrated (see migrate).
 func Open(ctx context.Context, path string) (*Storage, error) {
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)"} {
@@ -155,18 +256,25 @@ func Open(ctx context.Context, path string) (*Storage, error) {
 		return nil, fmt.Errorf("couldn't open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	if _, err := w.ExecContext(ctx, schema); err != nil {
+	if err := migrate(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("couldn't create schema in %s: %w", path, err)
 	}
+	wr := &pool{db: w}
+	for _, q := range writeQueries {
+		if _, err := wr.prepared(ctx, q); err != nil {
+			wr.close()
+			return nil, fmt.Errorf("couldn't prepare %q in %s: %w", q, path, err)
+		}
+	}
 	r, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		w.Close()
+		wr.close()
 		return nil, fmt.Errorf("couldn't open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &Storage{w: w, r: &pool{db: r}, wr: &pool{db: w}, stop: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Storage{w: w, r: &pool{db: r}, wr: wr, stop: make(chan struct{}), stopped: make(chan struct{})}
 	go s.checkpoints()
 	return s, nil
 }

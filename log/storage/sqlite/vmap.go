@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/vmap"
@@ -21,7 +24,7 @@ func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node
 	return readNodesTx(ctx, tx, ids)
 }
 
-const readNodeQuery = "SELECT node FROM map_nodes WHERE depth = ? AND prefix = ?"
+const readNodeQuery = "SELECT node FROM map_nodes WHERE tier = ? AND prefix = ? AND depth = ?"
 
 func readNodesTx(ctx context.Context, tx *sql.Tx, ids []vmap.NodeID) ([]vmap.Node, error) {
 	st, err := tx.PrepareContext(ctx, readNodeQuery)
@@ -36,7 +39,7 @@ func readNodes(ctx context.Context, st *sql.Stmt, ids []vmap.NodeID) ([]vmap.Nod
 	out := make([]vmap.Node, len(ids))
 	for i, id := range ids {
 		var b []byte
-		err := st.QueryRowContext(ctx, id.Depth, id.PrefixBytes()).Scan(&b)
+		err := st.QueryRowContext(ctx, tierOf(id.Depth), id.PrefixBytes(), id.Depth).Scan(&b)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -66,7 +69,7 @@ func (s *Storage) WriteNodes(ctx context.Context, writes []vmap.NodeWrite) (err 
 			tx.Rollback()
 		}
 	}()
-	if err := writeNodes(ctx, tx, writes); err != nil {
+	if err := writeNodes(ctx, batchTx{tx, s}, writes); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -75,23 +78,52 @@ func (s *Storage) WriteNodes(ctx context.Context, writes []vmap.NodeWrite) (err 
 	return nil
 }
 
-// writeNodes makes writes in tx: INSERT OR REPLACE for nodes, DELETE for
-// empty ones. A node that may not be stored where it is written is an
-// error.
-func writeNodes(ctx context.Context, tx *sql.Tx, writes []vmap.NodeWrite) error {
-	put, err := tx.PrepareContext(ctx, "INSERT OR REPLACE INTO map_nodes (depth, prefix, node) VALUES (?, ?, ?)")
+// keyedWrite is a node write with its position's storage form.
+type keyedWrite struct {
+	prefix []byte
+	w      vmap.NodeWrite
+}
+
+// inKeyOrder returns writes sorted as map_nodes stores them, by (tier,
+// prefix, depth). A map-root entry's update touches a large part of the
+// table; made in key order, its writes modify each page in one run, so
+// that a page leaves SQLite's cache (spilled to the write-ahead log in the
+// middle of the transaction) at most once.
+func inKeyOrder(writes []vmap.NodeWrite) []keyedWrite {
+	out := make([]keyedWrite, len(writes))
+	for i, w := range writes {
+		out[i] = keyedWrite{w.ID.PrefixBytes(), w}
+	}
+	slices.SortFunc(out, func(a, b keyedWrite) int {
+		if c := cmp.Compare(tierOf(a.w.ID.Depth), tierOf(b.w.ID.Depth)); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.prefix, b.prefix); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.w.ID.Depth, b.w.ID.Depth)
+	})
+	return out
+}
+
+// writeNodes makes writes in tx, in key order: INSERT OR REPLACE for
+// nodes, DELETE for empty ones. A node that may not be stored where it is
+// written is an error.
+func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite) error {
+	put, err := tx.stmt(ctx, qMapPut)
 	if err != nil {
-		return fmt.Errorf("couldn't prepare: %w", err)
+		return err
 	}
 	defer put.Close()
-	del, err := tx.PrepareContext(ctx, "DELETE FROM map_nodes WHERE depth = ? AND prefix = ?")
+	del, err := tx.stmt(ctx, qMapDel)
 	if err != nil {
-		return fmt.Errorf("couldn't prepare: %w", err)
+		return err
 	}
 	defer del.Close()
-	for _, w := range writes {
+	for _, kw := range inKeyOrder(writes) {
+		w := kw.w
 		if w.Node.Kind == vmap.KindEmpty {
-			if _, err := del.ExecContext(ctx, w.ID.Depth, w.ID.PrefixBytes()); err != nil {
+			if _, err := del.ExecContext(ctx, tierOf(w.ID.Depth), kw.prefix, w.ID.Depth); err != nil {
 				return fmt.Errorf("couldn't clear map node %s: %w", w.ID, err)
 			}
 			continue
@@ -104,7 +136,7 @@ func writeNodes(ctx context.Context, tx *sql.Tx, writes []vmap.NodeWrite) error 
 		if _, err := vmap.ParseNode(w.ID, b); err != nil {
 			return fmt.Errorf("storage: map node %s: %w", w.ID, err)
 		}
-		if _, err := put.ExecContext(ctx, w.ID.Depth, w.ID.PrefixBytes(), b); err != nil {
+		if _, err := put.ExecContext(ctx, tierOf(w.ID.Depth), kw.prefix, w.ID.Depth, b); err != nil {
 			return fmt.Errorf("couldn't write map node %s: %w", w.ID, err)
 		}
 	}
@@ -113,12 +145,16 @@ func writeNodes(ctx context.Context, tx *sql.Tx, writes []vmap.NodeWrite) error 
 
 // writeMap writes a batch's map diff after checking that the stored map
 // root is its base, and records the new root and its map-root entry.
-func writeMap(ctx context.Context, tx *sql.Tx, b *storage.Batch) error {
+func writeMap(ctx context.Context, tx batchTx, b *storage.Batch) error {
 	d := b.Map
 	if b.MapIndex < b.Start || b.MapIndex >= b.Start+uint64(len(b.Entries)) {
 		return fmt.Errorf("storage: map-root index %d is not in the batch [%d, %d)", b.MapIndex, b.Start, b.Start+uint64(len(b.Entries)))
 	}
-	root, err := readNodesTx(ctx, tx, []vmap.NodeID{vmap.RootID})
+	st, err := tx.stmt(ctx, readNodeQuery)
+	if err != nil {
+		return err
+	}
+	root, err := readNodes(ctx, st, []vmap.NodeID{vmap.RootID})
 	if err != nil {
 		return err
 	}
@@ -128,7 +164,7 @@ func writeMap(ctx context.Context, tx *sql.Tx, b *storage.Batch) error {
 	if err := writeNodes(ctx, tx, d.Writes); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO map_root (id, idx, root) VALUES (0, ?, ?)", b.MapIndex, d.Root[:]); err != nil {
+	if _, err := tx.exec(ctx, qMapRoot, b.MapIndex, d.Root[:]); err != nil {
 		return fmt.Errorf("couldn't write map root: %w", err)
 	}
 	return nil
