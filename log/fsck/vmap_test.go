@@ -146,7 +146,7 @@ var mapCorruptions = []mapCorruption{
 	{"extra leaf", func(t *testing.T, db *sql.DB) string {
 		key := vmap.Key(sha256.Sum256([]byte("a key the log never had")))
 		node := append(append([]byte{byte(vmap.KindLeaf)}, key[:]...), "value"...)
-		exec(t, db, "INSERT INTO map_nodes (depth, prefix, node) VALUES (256, ?, ?)", key[:], node)
+		exec(t, db, "INSERT INTO map_nodes (depth, prefix, node, tier) VALUES (256, ?, ?, 18)", key[:], node)
 		return fmt.Sprintf("map node %s: stored (leaf of key %x", vmap.PathID(key, 256), key[:])
 	}},
 	{"map root with another root", func(t *testing.T, db *sql.DB) string {
@@ -208,7 +208,7 @@ func TestMapWithoutMapRootEntry(t *testing.T) {
 	}{
 		"stored map root": {"INSERT INTO map_root (id, idx, root) VALUES (0, 5, ?)", []any{make([]byte, 32)},
 			"map root: stored for entry 5, but the log has no map-root entry"},
-		"stored map node": {"INSERT INTO map_nodes (depth, prefix, node) VALUES (0, x'', ?)", []any{append([]byte{byte(vmap.KindInterior)}, bytes.Repeat([]byte{1}, 32)...)},
+		"stored map node": {"INSERT INTO map_nodes (depth, prefix, node, tier) VALUES (0, x'', ?, 0)", []any{append([]byte{byte(vmap.KindInterior)}, bytes.Repeat([]byte{1}, 32)...)},
 			fmt.Sprintf("map node %s: stored (interior node %x), but the replayed map has none there", vmap.RootID, bytes.Repeat([]byte{1}, 32))},
 	} {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
