@@ -78,32 +78,28 @@ func (s *Storage) WriteNodes(ctx context.Context, writes []vmap.NodeWrite) (err 
 	return nil
 }
 
-// keyedWrite is a node write with its position's storage form.
-type keyedWrite struct {
-	prefix []byte
-	w      vmap.NodeWrite
-}
-
-// inKeyOrder returns writes sorted as map_nodes stores them, by (tier,
-// prefix, depth). A map-root entry's update touches a large part of the
-// table; made in key order, its writes modify each page in one run, so
-// that a page leaves SQLite's cache (spilled to the write-ahead log in the
-// middle of the transaction) at most once.
-func inKeyOrder(writes []vmap.NodeWrite) []keyedWrite {
-	out := make([]keyedWrite, len(writes))
-	for i, w := range writes {
-		out[i] = keyedWrite{w.ID.PrefixBytes(), w}
+// keyOrder returns the indices of writes in the order map_nodes stores
+// them, by (tier, prefix, depth). A map-root entry's update touches a
+// large part of the table; made in key order, its writes modify each page
+// in one run, so that a page leaves SQLite's cache (spilled to the
+// write-ahead log in the middle of the transaction) at most once. The
+// writes themselves are not copied: a map-root entry's are some 20 MiB.
+func keyOrder(writes []vmap.NodeWrite) []int32 {
+	order := make([]int32, len(writes))
+	for i := range order {
+		order[i] = int32(i)
 	}
-	slices.SortFunc(out, func(a, b keyedWrite) int {
-		if c := cmp.Compare(tierOf(a.w.ID.Depth), tierOf(b.w.ID.Depth)); c != 0 {
+	slices.SortFunc(order, func(i, j int32) int {
+		a, b := &writes[i].ID, &writes[j].ID
+		if c := cmp.Compare(tierOf(a.Depth), tierOf(b.Depth)); c != 0 {
 			return c
 		}
-		if c := bytes.Compare(a.prefix, b.prefix); c != 0 {
+		if c := bytes.Compare(a.PrefixBytes(), b.PrefixBytes()); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.w.ID.Depth, b.w.ID.Depth)
+		return cmp.Compare(a.Depth, b.Depth)
 	})
-	return out
+	return order
 }
 
 // writeNodes makes writes in tx, in key order: INSERT OR REPLACE for
@@ -120,10 +116,11 @@ func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite) error 
 		return err
 	}
 	defer del.Close()
-	for _, kw := range inKeyOrder(writes) {
-		w := kw.w
+	for _, i := range keyOrder(writes) {
+		w := &writes[i]
+		prefix := w.ID.PrefixBytes()
 		if w.Node.Kind == vmap.KindEmpty {
-			if _, err := del.ExecContext(ctx, tierOf(w.ID.Depth), kw.prefix, w.ID.Depth); err != nil {
+			if _, err := del.ExecContext(ctx, tierOf(w.ID.Depth), prefix, w.ID.Depth); err != nil {
 				return fmt.Errorf("couldn't clear map node %s: %w", w.ID, err)
 			}
 			continue
@@ -136,7 +133,7 @@ func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite) error 
 		if _, err := vmap.ParseNode(w.ID, b); err != nil {
 			return fmt.Errorf("storage: map node %s: %w", w.ID, err)
 		}
-		if _, err := put.ExecContext(ctx, tierOf(w.ID.Depth), kw.prefix, w.ID.Depth, b); err != nil {
+		if _, err := put.ExecContext(ctx, tierOf(w.ID.Depth), prefix, w.ID.Depth, b); err != nil {
 			return fmt.Errorf("couldn't write map node %s: %w", w.ID, err)
 		}
 	}
