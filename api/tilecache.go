@@ -96,11 +96,12 @@ func (c *lru[V]) get(key tileKey) (V, bool) {
 func (c *lru[V]) put(key tileKey, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.items[key]; ok || c.cost(v) > c.bound {
+	cost := c.cost(v)
+	if _, ok := c.items[key]; ok || cost > c.bound {
 		return
 	}
 	c.items[key] = c.order.PushFront(&lruItem[V]{key, v})
-	c.used += c.cost(v)
+	c.used += cost
 	for c.used > c.bound {
 		old := c.order.Remove(c.order.Back()).(*lruItem[V])
 		delete(c.items, old.key)

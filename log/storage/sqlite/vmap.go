@@ -16,24 +16,20 @@ import (
 // ReadNodes implements storage.Storage (vmap.NodeReader): one read
 // transaction per call, so that a call sees one committed map.
 func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
+	// Prepared once per pool, outside the transaction (see txStmt).
+	st, err := s.stmt(ctx, readNodeQuery)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't prepare: %w", err)
+	}
 	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't begin map read: %w", err)
 	}
 	defer tx.Rollback()
-	return readNodesTx(ctx, tx, ids)
+	return readNodes(ctx, tx.StmtContext(ctx, st), ids)
 }
 
 const readNodeQuery = "SELECT node FROM map_nodes WHERE tier = ? AND prefix = ? AND depth = ?"
-
-func readNodesTx(ctx context.Context, tx *sql.Tx, ids []vmap.NodeID) ([]vmap.Node, error) {
-	st, err := tx.PrepareContext(ctx, readNodeQuery)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't prepare: %w", err)
-	}
-	defer st.Close()
-	return readNodes(ctx, st, ids)
-}
 
 func readNodes(ctx context.Context, st *sql.Stmt, ids []vmap.NodeID) ([]vmap.Node, error) {
 	out := make([]vmap.Node, len(ids))
