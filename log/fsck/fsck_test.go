@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -252,17 +253,19 @@ var corruptions = []corruption{
 	},
 		"entry 10: not in the leaf-hash index"},
 	{"deleted credential index row", func(t *testing.T, db *sql.DB, _ *fscktest.Log) {
-		exec(t, db, "DELETE FROM by_credential WHERE idx = 500")
+		dropFromList(t, db, "credentials", "id", 500)
 	}, "entry 500: not in the credential index"},
 	{"deleted subject index row", func(t *testing.T, db *sql.DB, _ *fscktest.Log) {
-		exec(t, db, "DELETE FROM by_subject WHERE idx = 1999")
+		dropFromList(t, db, "subjects", "label", 1999)
 	},
 		"entry 1999: not in the subject index"},
-	{"extra credential index row", func(t *testing.T, db *sql.DB, _ *fscktest.Log) {
-		exec(t, db, "INSERT INTO by_credential (credential, idx) VALUES (?, 7)", bytes.Repeat([]byte{0xab}, 32))
+	{"extra credential index row", func(t *testing.T, db *sql.DB, l *fscktest.Log) {
+		exec(t, db, "INSERT INTO credentials (issuer, id, subject, version, not_after, status, reason, issue_index, last_index, entries) VALUES (?, ?, zeroblob(32), 1, 1, 1, 0, 7, 7, x'07')",
+			l.Issuers[0].Name(), bytes.Repeat([]byte{0xab}, 32))
 	}, "credential index: stray row abababababababababababababababababababababababababababababababab for entry 7"},
-	{"subject index row for a registration", func(t *testing.T, db *sql.DB, _ *fscktest.Log) {
-		exec(t, db, "INSERT INTO by_subject (subject, idx) VALUES (?, 1)", bytes.Repeat([]byte{0xcd}, 32))
+	{"subject index row for a registration", func(t *testing.T, db *sql.DB, l *fscktest.Log) {
+		exec(t, db, "INSERT INTO subjects (issuer, label, version, live, events, digest, entries) VALUES (?, ?, 1, zeroblob(32), 1, zeroblob(32), x'01')",
+			l.Issuers[0].Name(), bytes.Repeat([]byte{0xcd}, 32))
 	}, "subject index: stray row cdcd"},
 	{"extra leaf index row beyond the tree", func(t *testing.T, db *sql.DB, l *fscktest.Log) {
 		exec(t, db, "INSERT INTO leaves (hash, idx) VALUES (?, ?)", bytes.Repeat([]byte{1}, 32), l.Size+5)
@@ -273,9 +276,11 @@ var corruptions = []corruption{
 	{"changed credential last index", func(t *testing.T, db *sql.DB, _ *fscktest.Log) {
 		exec(t, db, "UPDATE credentials SET last_index = last_index + 1 WHERE id = (SELECT id FROM credentials ORDER BY issue_index LIMIT 1)")
 	}, "LastIndex is"},
+	// A record holds its entries' rows of the lookup index: deleting it
+	// takes them too, which the index check finds first.
 	{"deleted credential row", func(t *testing.T, db *sql.DB, _ *fscktest.Log) {
 		exec(t, db, "DELETE FROM credentials WHERE issue_index = 1000")
-	}, "issued by entry 1000, but not stored"},
+	}, "entry 1000: not in the credential index"},
 	{"extra subject row", func(t *testing.T, db *sql.DB, l *fscktest.Log) {
 		exec(t, db, "INSERT INTO subjects (issuer, label, version, live, events, digest) VALUES (?, ?, 1, zeroblob(32), 1, zeroblob(32))",
 			l.Issuers[0].Name(), bytes.Repeat([]byte{0xee}, 32))
@@ -333,6 +338,44 @@ var corruptions = []corruption{
 		exec(t, db, "DELETE FROM checkpoints WHERE size = ?", midCheckpoint(t, db))
 		exec(t, db, "DELETE FROM checkpoints WHERE size = (SELECT MIN(size) FROM checkpoints)")
 	}, ""},
+}
+
+// dropFromList removes entry idx from the list of entries of the record of
+// table (keyed by issuer and key) that holds it: SQLite's layout of the
+// lookup indexes by credential and by subject, each index an unsigned
+// varint, in ascending order.
+func dropFromList(t *testing.T, db *sql.DB, table, key string, idx uint64) {
+	t.Helper()
+	rows, err := db.Query(fmt.Sprintf("SELECT issuer, %s, entries FROM %s", key, table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issuer string
+	var k, list, kept []byte
+	found := false
+	for !found && rows.Next() {
+		if err := rows.Scan(&issuer, &k, &list); err != nil {
+			t.Fatal(err)
+		}
+		kept = kept[:0]
+		for b := list; len(b) > 0; {
+			i, n := binary.Uvarint(b)
+			if n <= 0 {
+				t.Fatalf("malformed list of entries in %s", table)
+			}
+			if i == idx {
+				found = true
+			} else {
+				kept = binary.AppendUvarint(kept, i)
+			}
+			b = b[n:]
+		}
+	}
+	rows.Close()
+	if !found {
+		t.Fatalf("no record of %s lists entry %d", table, idx)
+	}
+	exec(t, db, fmt.Sprintf("UPDATE %s SET entries = ? WHERE issuer = ? AND %s = ?", table, key), append([]byte{}, kept...), issuer, k)
 }
 
 func TestCorruptions(t *testing.T) {

@@ -52,6 +52,27 @@ func rawLog(t *testing.T, logKey *keys.Signer, entries [][]byte) string {
 	}
 	b.SetTree(u)
 	b.State = st.Changed()
+	// The storage keeps an entry's credential and subject with their
+	// records: an entry the rules refused changed none, so it gets
+	// records of its own, as a log that stored it would have written.
+	creds, subjects := map[storage.RecordKey]bool{}, map[storage.RecordKey]bool{}
+	for _, c := range b.State.Credentials {
+		creds[storage.RecordKey{Issuer: c.Issuer, ID: c.ID}] = true
+	}
+	for _, su := range b.State.Subjects {
+		subjects[storage.RecordKey{Issuer: su.Issuer, ID: su.Label}] = true
+	}
+	var zero entry.Hash
+	for _, e := range b.Entries {
+		if k := (storage.RecordKey{Issuer: e.Issuer, ID: e.Credential}); e.Credential != zero && !creds[k] {
+			creds[k] = true
+			b.State.Credentials = append(b.State.Credentials, &state.Credential{Issuer: e.Issuer, ID: e.Credential, Subject: e.Subject, LastIndex: e.Index})
+		}
+		if k := (storage.RecordKey{Issuer: e.Issuer, ID: e.Subject}); e.Subject != zero && !subjects[k] {
+			subjects[k] = true
+			b.State.Subjects = append(b.State.Subjects, &state.Subject{Issuer: e.Issuer, Label: e.Subject})
+		}
+	}
 	if err := s.Commit(ctx, b); err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,11 @@ type Bundle struct {
 }
 
 // Batch is one durable step of the log.
+//
+// An entry naming a credential (subject) is listed with that record, by
+// the record's issuer, key and the entry's index (ByCredential,
+// BySubject): the batch's State must change that record, as the rules
+// change both records of every event naming them (Check).
 type Batch struct {
 	Start   uint64    // tree size before the batch
 	Entries []Entry   // in index order, from Start
@@ -89,6 +94,62 @@ type Batch struct {
 	// of the latest map-root entry.
 	Map      *vmap.Diff
 	MapIndex uint64
+}
+
+// Check reports whether b is a batch Commit may write: its entries are
+// numbered from Start, it ends at Tree.Size, and every credential and
+// subject its entries name is among its State's records (Postings).
+func (b *Batch) Check() error {
+	if b.Tree.Size != b.Start+uint64(len(b.Entries)) {
+		return fmt.Errorf("storage: batch of %d entries from %d ends at tree size %d", len(b.Entries), b.Start, b.Tree.Size)
+	}
+	for i, e := range b.Entries {
+		if e.Index != b.Start+uint64(i) {
+			return fmt.Errorf("storage: batch entry %d has index %d, want %d", i, e.Index, b.Start+uint64(i))
+		}
+	}
+	_, _, err := b.Postings()
+	return err
+}
+
+// Postings returns the indices of the batch's entries naming each
+// credential and each subject, in index order, by record key (the
+// entry's issuer and the credential's ID or the subject's label). It is
+// an error for an entry to name a record that b.State does not change.
+func (b *Batch) Postings() (creds, subjects map[RecordKey][]uint64, err error) {
+	var zero entry.Hash
+	creds, subjects = map[RecordKey][]uint64{}, map[RecordKey][]uint64{}
+	for _, e := range b.Entries {
+		if e.Credential != zero {
+			k := RecordKey{e.Issuer, e.Credential}
+			creds[k] = append(creds[k], e.Index)
+		}
+		if e.Subject != zero {
+			k := RecordKey{e.Issuer, e.Subject}
+			subjects[k] = append(subjects[k], e.Index)
+		}
+	}
+	if len(creds) == 0 && len(subjects) == 0 {
+		return creds, subjects, nil
+	}
+	changedCred, changedSubj := map[RecordKey]bool{}, map[RecordKey]bool{}
+	if b.State != nil {
+		for _, c := range b.State.Credentials {
+			changedCred[RecordKey{c.Issuer, c.ID}] = true
+		}
+		for _, su := range b.State.Subjects {
+			changedSubj[RecordKey{su.Issuer, su.Label}] = true
+		}
+	}
+	for _, e := range b.Entries {
+		if e.Credential != zero && !changedCred[RecordKey{e.Issuer, e.Credential}] {
+			return nil, nil, fmt.Errorf("storage: entry %d names credential %x of %q, whose record the batch does not change", e.Index, e.Credential, e.Issuer)
+		}
+		if e.Subject != zero && !changedSubj[RecordKey{e.Issuer, e.Subject}] {
+			return nil, nil, fmt.Errorf("storage: entry %d names subject %x of %q, whose record the batch does not change", e.Index, e.Subject, e.Issuer)
+		}
+	}
+	return creds, subjects, nil
 }
 
 // MapRoot is the root of the stored map and the index of the map-root
@@ -136,6 +197,7 @@ type Storage interface {
 	Tree(ctx context.Context) (*TreeState, error)
 	// Commit durably and atomically writes a batch whose Start must equal
 	// the stored size (otherwise *ConflictError and nothing is written).
+	// A batch that Batch.Check refuses is refused, and nothing is written.
 	Commit(ctx context.Context, b *Batch) error
 
 	// PutCheckpoint durably stores a published signed checkpoint of the

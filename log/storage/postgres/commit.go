@@ -20,7 +20,7 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) error {
 	if s.readOnly {
 		return errReadOnly
 	}
-	if err := checkBatch(b); err != nil {
+	if err := b.Check(); err != nil {
 		return err
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -56,18 +56,6 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) error {
 			int64(b.Tree.Size), b.Tree.Root[:], bytes.Join(b.Tree.Edge, nil))
 		return q.send(ctx, tx)
 	})
-}
-
-func checkBatch(b *storage.Batch) error {
-	if b.Tree.Size != b.Start+uint64(len(b.Entries)) {
-		return fmt.Errorf("storage: batch of %d entries from %d ends at tree size %d", len(b.Entries), b.Start, b.Tree.Size)
-	}
-	for i, e := range b.Entries {
-		if e.Index != b.Start+uint64(i) {
-			return fmt.Errorf("storage: batch entry %d has index %d, want %d", i, e.Index, b.Start+uint64(i))
-		}
-	}
-	return nil
 }
 
 // queue is a pgx.Batch whose statements are named for error messages.

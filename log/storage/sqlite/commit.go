@@ -6,7 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/storage"
 )
 
@@ -15,7 +15,11 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
 	if s.w == nil {
 		return errReadOnly
 	}
-	if err := checkBatch(b); err != nil {
+	if err := b.Check(); err != nil {
+		return err
+	}
+	creds, subjects, err := b.Postings()
+	if err != nil {
 		return err
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -53,7 +57,7 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
 		}
 	}
 	if b.State != nil {
-		if err := writeState(ctx, t, b); err != nil {
+		if err := writeState(ctx, t, b.State, creds, subjects); err != nil {
 			return err
 		}
 	}
@@ -75,25 +79,31 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
 // The statements of Commit, prepared on the writer connection when the
 // database is opened (writeQueries).
 const (
-	qTreeSize     = "SELECT size FROM tree WHERE id = 0"
-	qTree         = "UPDATE tree SET size = ?, root = ?, edge = ? WHERE id = 0"
-	qTile         = "INSERT OR REPLACE INTO tiles (level, idx, data) VALUES (?, ?, ?)"
-	qBundle       = "INSERT OR REPLACE INTO bundles (idx, data) VALUES (?, ?)"
-	qLeaf         = "INSERT INTO leaves (hash, idx) VALUES (?, ?)"
-	qByCredential = "INSERT INTO by_credential (credential, idx) VALUES (?, ?)"
-	qBySubject    = "INSERT INTO by_subject (subject, idx) VALUES (?, ?)"
-	qIssuer       = "INSERT OR REPLACE INTO issuers (name, key_id, public_key, vrf_key) VALUES (?, ?, ?, ?)"
-	qCredential   = `INSERT OR REPLACE INTO credentials
-		(issuer, id, subject, version, not_after, status, reason, issue_index, last_index)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qSubject = `INSERT OR REPLACE INTO subjects
-		(issuer, label, version, live, events, digest) VALUES (?, ?, ?, ?, ?, ?)`
+	qTreeSize = "SELECT size FROM tree WHERE id = 0"
+	qTree     = "UPDATE tree SET size = ?, root = ?, edge = ? WHERE id = 0"
+	qTile     = "INSERT OR REPLACE INTO tiles (level, idx, data) VALUES (?, ?, ?)"
+	qBundle   = "INSERT OR REPLACE INTO bundles (idx, data) VALUES (?, ?)"
+	qLeaf     = "INSERT INTO leaves (hash, idx) VALUES (?, ?)"
+	qIssuer   = "INSERT OR REPLACE INTO issuers (name, key_id, public_key, vrf_key) VALUES (?, ?, ?, ?)"
+	// A record's entries column is its list of entries (postings.go): the
+	// batch's are appended to the stored ones.
+	qCredential = `INSERT INTO credentials
+		(issuer, id, subject, version, not_after, status, reason, issue_index, last_index, entries)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (issuer, id) DO UPDATE SET subject = excluded.subject, version = excluded.version,
+		not_after = excluded.not_after, status = excluded.status, reason = excluded.reason,
+		issue_index = excluded.issue_index, last_index = excluded.last_index,
+		entries = credentials.entries || excluded.entries`
+	qSubject = `INSERT INTO subjects
+		(issuer, label, version, live, events, digest, entries) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (issuer, label) DO UPDATE SET version = excluded.version, live = excluded.live,
+		events = excluded.events, digest = excluded.digest, entries = subjects.entries || excluded.entries`
 	qMapPut  = "INSERT OR REPLACE INTO map_nodes (tier, prefix, depth, node) VALUES (?, ?, ?, ?)"
 	qMapDel  = "DELETE FROM map_nodes WHERE tier = ? AND prefix = ? AND depth = ?"
 	qMapRoot = "INSERT OR REPLACE INTO map_root (id, idx, root) VALUES (0, ?, ?)"
 )
 
-var writeQueries = []string{qTreeSize, qTree, qTile, qBundle, qLeaf, qByCredential, qBySubject,
+var writeQueries = []string{qTreeSize, qTree, qTile, qBundle, qLeaf,
 	qIssuer, qCredential, qSubject, readNodeQuery, qMapPut, qMapDel, qMapRoot}
 
 // batchTx is a write transaction on the writer connection, whose
@@ -115,69 +125,45 @@ func (t batchTx) exec(ctx context.Context, query string, args ...any) (sql.Resul
 	return st.ExecContext(ctx, args...)
 }
 
-func checkBatch(b *storage.Batch) error {
-	if b.Tree.Size != b.Start+uint64(len(b.Entries)) {
-		return fmt.Errorf("storage: batch of %d entries from %d ends at tree size %d", len(b.Entries), b.Start, b.Tree.Size)
-	}
-	for i, e := range b.Entries {
-		if e.Index != b.Start+uint64(i) {
-			return fmt.Errorf("storage: batch entry %d has index %d, want %d", i, e.Index, b.Start+uint64(i))
-		}
-	}
-	return nil
-}
-
 func writeEntries(ctx context.Context, tx batchTx, entries []storage.Entry) error {
 	leaf, err := tx.stmt(ctx, qLeaf)
 	if err != nil {
 		return err
 	}
 	defer leaf.Close()
-	cred, err := tx.stmt(ctx, qByCredential)
-	if err != nil {
-		return err
-	}
-	defer cred.Close()
-	sub, err := tx.stmt(ctx, qBySubject)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	var zero entry.Hash
 	for _, e := range entries {
 		if _, err := leaf.ExecContext(ctx, e.LeafHash[:], e.Index); err != nil {
 			return fmt.Errorf("couldn't index entry %d: %w", e.Index, err)
-		}
-		if e.Credential != zero {
-			if _, err := cred.ExecContext(ctx, e.Credential[:], e.Index); err != nil {
-				return fmt.Errorf("couldn't index entry %d by credential: %w", e.Index, err)
-			}
-		}
-		if e.Subject != zero {
-			if _, err := sub.ExecContext(ctx, e.Subject[:], e.Index); err != nil {
-				return fmt.Errorf("couldn't index entry %d by subject: %w", e.Index, err)
-			}
 		}
 	}
 	return nil
 }
 
-func writeState(ctx context.Context, tx batchTx, b *storage.Batch) error {
-	for _, i := range b.State.Issuers {
+// writeState writes the batch's records, each with the batch's entries
+// naming it appended to its list (storage.Batch.Postings).
+func writeState(ctx context.Context, tx batchTx, st *state.Changes, creds, subjects map[storage.RecordKey][]uint64) error {
+	for _, i := range st.Issuers {
 		if _, err := tx.exec(ctx, qIssuer,
 			i.Name, i.KeyID, i.PublicKey[:], i.VRFKey[:]); err != nil {
 			return fmt.Errorf("couldn't write issuer %q: %w", i.Name, err)
 		}
 	}
-	for _, c := range b.State.Credentials {
+	buf := []byte{} // not nil, which SQLite would take for NULL
+	for _, c := range st.Credentials {
+		k := storage.RecordKey{Issuer: c.Issuer, ID: c.ID}
+		buf = appendIndices(buf[:0], creds[k])
+		delete(creds, k) // appended once, should the record be listed twice
 		if _, err := tx.exec(ctx, qCredential,
-			c.Issuer, c.ID[:], c.Subject[:], c.Version, c.NotAfter, c.Status, c.Reason, c.IssueIndex, c.LastIndex); err != nil {
+			c.Issuer, c.ID[:], c.Subject[:], c.Version, c.NotAfter, c.Status, c.Reason, c.IssueIndex, c.LastIndex, buf); err != nil {
 			return fmt.Errorf("couldn't write credential %x: %w", c.ID, err)
 		}
 	}
-	for _, su := range b.State.Subjects {
+	for _, su := range st.Subjects {
+		k := storage.RecordKey{Issuer: su.Issuer, ID: su.Label}
+		buf = appendIndices(buf[:0], subjects[k])
+		delete(subjects, k)
 		if _, err := tx.exec(ctx, qSubject,
-			su.Issuer, su.Label[:], su.Version, su.Live[:], su.Events, su.Digest[:]); err != nil {
+			su.Issuer, su.Label[:], su.Version, su.Live[:], su.Events, su.Digest[:], buf); err != nil {
 			return fmt.Errorf("couldn't write subject %x: %w", su.Label, err)
 		}
 	}

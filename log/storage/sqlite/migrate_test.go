@@ -5,11 +5,15 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/credlog/credlog/log/fsck/fscktest"
+	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/storage/sqlite"
 	"github.com/credlog/credlog/log/vmap"
 )
@@ -69,6 +73,30 @@ func scanNodes(t *testing.T, s *sqlite.Storage) []storedNode {
 	return out
 }
 
+// downgradePostings gives the credentials and subjects tables of the
+// database at path the layout of schema version 1, without their lists of
+// entries, and creates version 1's tables by_credential and by_subject,
+// with rows (each entry's key and index) if rows is not nil.
+func downgradePostings(t *testing.T, path string, rows ...[]keyIndex) {
+	t.Helper()
+	rawExec(t, path,
+		"ALTER TABLE credentials DROP COLUMN entries",
+		"ALTER TABLE subjects DROP COLUMN entries",
+		"CREATE TABLE by_credential (credential BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (credential, idx)) WITHOUT ROWID",
+		"CREATE TABLE by_subject (subject BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (subject, idx)) WITHOUT ROWID",
+		"PRAGMA user_version = 1")
+	for i, table := range []string{"by_credential", "by_subject"} {
+		if i >= len(rows) {
+			break
+		}
+		var stmts []string
+		for _, r := range rows[i] {
+			stmts = append(stmts, fmt.Sprintf("INSERT INTO %s VALUES (x'%x', %d)", table, r.key, r.idx))
+		}
+		rawExec(t, path, stmts...)
+	}
+}
+
 // TestMigrateMapNodes opens a database whose map_nodes has the layout of
 // schema version 0, keyed by (depth, prefix): Open rewrites it keyed by
 // (tier, prefix, depth), with the same nodes.
@@ -97,10 +125,11 @@ func TestMigrateMapNodes(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if v, ddl := rawSchema(t, path); v != 1 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
+	if v, ddl := rawSchema(t, path); v != 2 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
 		t.Fatalf("a new database has version %d and map_nodes %q", v, ddl)
 	}
 
+	downgradePostings(t, path)
 	rawExec(t, path,
 		"CREATE TABLE old (depth INTEGER NOT NULL, prefix BLOB NOT NULL, node BLOB NOT NULL, PRIMARY KEY (depth, prefix)) WITHOUT ROWID",
 		"INSERT INTO old SELECT depth, prefix, node FROM map_nodes",
@@ -129,7 +158,7 @@ func TestMigrateMapNodes(t *testing.T) {
 	if !slices.EqualFunc(got, want, func(a, b storedNode) bool { return a.id == b.id && string(a.node) == string(b.node) }) {
 		t.Errorf("migration changed the nodes: %d after, %d before", len(got), len(want))
 	}
-	if v, ddl := rawSchema(t, path); v != 1 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
+	if v, ddl := rawSchema(t, path); v != 2 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
 		t.Errorf("after migration: version %d, map_nodes %q", v, ddl)
 	}
 }
@@ -146,12 +175,135 @@ func TestRefuseLaterVersion(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rawExec(t, path, "PRAGMA user_version = 2")
+	rawExec(t, path, "PRAGMA user_version = 3")
 	_, err = sqlite.Open(context.Background(), path)
-	if err == nil || !strings.Contains(err.Error(), "schema version 2") {
-		t.Fatalf("Open of a version 2 database: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "schema version 3") {
+		t.Fatalf("Open of a version 3 database: %v", err)
 	}
-	if v, _ := rawSchema(t, path); v != 2 {
+	if v, _ := rawSchema(t, path); v != 3 {
 		t.Errorf("the refused database now has version %d", v)
+	}
+}
+
+// keyIndex is a row of a lookup index: a key and an entry's index.
+type keyIndex struct {
+	key [32]byte
+	idx uint64
+}
+
+// lookups returns a storage's index rows by credential and by subject,
+// and the entries that ByCredential and BySubject return for each key.
+func lookups(t *testing.T, s storage.Storage) (rows [2][]keyIndex, by map[[32]byte][]uint64) {
+	t.Helper()
+	ctx := context.Background()
+	by = map[[32]byte][]uint64{}
+	for i, kind := range []storage.IndexKind{storage.CredentialIndex, storage.SubjectIndex} {
+		err := s.ScanIndex(ctx, kind, func(key [32]byte, idx uint64) error {
+			rows[i] = append(rows[i], keyIndex{key, idx})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows[i] {
+			if _, ok := by[r.key]; ok {
+				continue
+			}
+			f := s.ByCredential
+			if kind == storage.SubjectIndex {
+				f = s.BySubject
+			}
+			got, err := f(ctx, r.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			by[r.key] = got
+		}
+	}
+	return rows, by
+}
+
+// TestMigratePostings opens a log of schema version 1, whose lookups by
+// credential and by subject are tables of their own: Open moves them into
+// the records' lists, which answer the same lookups, and drops the
+// tables. A log in which an entry names a record that does not exist is
+// refused, unchanged.
+func TestMigratePostings(t *testing.T) {
+	ctx := context.Background()
+	l := fscktest.Build(t, t.TempDir(), fscktest.Config{Issuers: 2, Rounds: 3, PerRound: 400, Seed: 7, MapMaxPending: 300})
+	s, err := sqlite.Open(ctx, l.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, want := lookups(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows[0]) < 1000 || len(rows[1]) < 1000 {
+		t.Fatalf("only %d and %d index rows in a log of %d entries", len(rows[0]), len(rows[1]), l.Size)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.db")
+	downgradePostings(t, l.DB, rows[0], rows[1])
+	copyFile(t, l.DB, bad)
+
+	s, err = sqlite.Open(ctx, l.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotRows, got := lookups(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gotRows[0], rows[0]) || !slices.Equal(gotRows[1], rows[1]) {
+		t.Errorf("after migration: %d and %d index rows, want %d and %d", len(gotRows[0]), len(gotRows[1]), len(rows[0]), len(rows[1]))
+	}
+	for k, w := range want {
+		if !slices.Equal(got[k], w) {
+			t.Errorf("after migration, the lookup of %x = %v, want %v", k, got[k], w)
+		}
+	}
+	if v, _ := rawSchema(t, l.DB); v != 2 {
+		t.Errorf("after migration: version %d", v)
+	}
+	if n := rawCount(t, l.DB, "SELECT count(*) FROM sqlite_master WHERE name IN ('by_credential', 'by_subject')"); n != 0 {
+		t.Errorf("after migration, %d of the old tables are left", n)
+	}
+
+	// A credential's record is gone: the migration fails, and leaves the
+	// database as it was.
+	rawExec(t, bad, fmt.Sprintf("DELETE FROM credentials WHERE id = x'%x'", rows[0][len(rows[0])/2].key))
+	if _, err := sqlite.Open(ctx, bad); err == nil || !strings.Contains(err.Error(), "which has no record") {
+		t.Fatalf("Open of a log naming a missing record: %v", err)
+	}
+	if v, _ := rawSchema(t, bad); v != 1 {
+		t.Errorf("the refused database now has version %d", v)
+	}
+	if n := rawCount(t, bad, "SELECT count(*) FROM by_credential"); n != len(rows[0]) {
+		t.Errorf("the refused database has %d rows by credential, want %d", n, len(rows[0]))
+	}
+}
+
+func rawCount(t *testing.T, path, query string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

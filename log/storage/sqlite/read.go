@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/credlog/credlog/log/entry"
@@ -206,14 +207,26 @@ func (s *Storage) inChunks(ctx context.Context, n, chunk int, build func(lo, hi 
 	return nil
 }
 
-// ByCredential implements storage.Storage.
+// ByCredential implements storage.Storage: the lists of the records of
+// this credential ID, one per issuer that names it.
 func (s *Storage) ByCredential(ctx context.Context, id entry.Hash) ([]uint64, error) {
-	return s.indices(ctx, "SELECT idx FROM by_credential WHERE credential = ? ORDER BY idx", id[:])
+	return s.indices(ctx, "credential", byKeyQuery("credentials", "id"), id[:])
 }
 
-// BySubject implements storage.Storage.
+// BySubject implements storage.Storage, as ByCredential.
 func (s *Storage) BySubject(ctx context.Context, label entry.Hash) ([]uint64, error) {
-	return s.indices(ctx, "SELECT idx FROM by_subject WHERE subject = ? ORDER BY idx", label[:])
+	return s.indices(ctx, "subject", byKeyQuery("subjects", "label"), label[:])
+}
+
+// byKeyQuery selects the lists of the records of table, keyed by (issuer,
+// key), whose key is the query's parameter. The records' issuers are
+// found by seeking from one to the next in the table's key, so that the
+// lookup costs a few seeks per issuer rather than a scan of the table.
+func byKeyQuery(table, key string) string {
+	return fmt.Sprintf(`WITH RECURSIVE iss(name) AS (
+		SELECT min(issuer) FROM %[1]s
+		UNION ALL SELECT (SELECT min(issuer) FROM %[1]s WHERE issuer > iss.name) FROM iss WHERE iss.name IS NOT NULL)
+		SELECT entries FROM %[1]s WHERE issuer IN (SELECT name FROM iss) AND %[2]s = ?`, table, key)
 }
 
 // Issuer implements state.Reader.
@@ -274,22 +287,37 @@ func (s *Storage) blob(ctx context.Context, what, query string, args ...any) ([]
 	return b, nil
 }
 
-func (s *Storage) indices(ctx context.Context, query string, args ...any) ([]uint64, error) {
-	rows, err := s.r.db.QueryContext(ctx, query, args...)
+// indices returns the entries of the lists that query selects, of
+// records of one key under every issuer, merged in ascending order.
+func (s *Storage) indices(ctx context.Context, what, query string, args ...any) ([]uint64, error) {
+	st, err := s.stmt(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't query index: %w", err)
+		return nil, fmt.Errorf("couldn't prepare %s lookup: %w", what, err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't look up %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []uint64
+	lists := 0
 	for rows.Next() {
-		var i uint64
-		if err := rows.Scan(&i); err != nil {
-			return nil, fmt.Errorf("couldn't read index: %w", err)
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("couldn't read %s's entries: %w", what, err)
 		}
-		out = append(out, i)
+		idx, err := parseIndices(b)
+		if err != nil {
+			return nil, fmt.Errorf("storage: %s record: %w", what, err)
+		}
+		out = append(out, idx...)
+		lists++
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("couldn't read index: %w", err)
+		return nil, fmt.Errorf("couldn't read %s's entries: %w", what, err)
+	}
+	if lists > 1 {
+		slices.Sort(out)
 	}
 	return out, nil
 }

@@ -17,27 +17,54 @@ func (s *Storage) Checkpoints(ctx context.Context, fn func(size uint64, signed [
 		[]any{&size, &note}, func() error { return fn(size, note) })
 }
 
-// indexQueries are the ScanIndex queries, by index kind.
-var indexQueries = map[storage.IndexKind]string{
-	storage.LeafIndex:       "SELECT hash, idx FROM leaves ORDER BY idx, hash",
-	storage.CredentialIndex: "SELECT credential, idx FROM by_credential ORDER BY idx, credential",
-	storage.SubjectIndex:    "SELECT subject, idx FROM by_subject ORDER BY idx, subject",
-}
-
-// ScanIndex implements storage.Storage.
+// ScanIndex implements storage.Storage. The credential and subject
+// indexes are the records' lists of entries (postings.go), which it reads
+// whole and sorts in memory: some 40 bytes per entry of the log.
 func (s *Storage) ScanIndex(ctx context.Context, kind storage.IndexKind, fn func(key [32]byte, index uint64) error) error {
-	query, ok := indexQueries[kind]
-	if !ok {
+	var key []byte
+	switch kind {
+	case storage.LeafIndex:
+		var idx uint64
+		return s.scan(ctx, kind.String(), "SELECT hash, idx FROM leaves ORDER BY idx, hash", []any{&key, &idx}, func() error {
+			if len(key) != 32 {
+				return fmt.Errorf("storage: %v row of entry %d has a %d-byte key", kind, idx, len(key))
+			}
+			return fn([32]byte(key), idx)
+		})
+	case storage.CredentialIndex, storage.SubjectIndex:
+	default:
 		return fmt.Errorf("storage: no %v", kind)
 	}
-	var key []byte
-	var idx uint64
-	return s.scan(ctx, kind.String(), query, []any{&key, &idx}, func() error {
+	query := "SELECT issuer, id, entries FROM credentials"
+	if kind == storage.SubjectIndex {
+		query = "SELECT issuer, label, entries FROM subjects"
+	}
+	var issuer string
+	var list []byte
+	var rows []indexRow
+	err := s.scan(ctx, kind.String(), query, []any{&issuer, &key, &list}, func() error {
 		if len(key) != 32 {
-			return fmt.Errorf("storage: %v row of entry %d has a %d-byte key", kind, idx, len(key))
+			return fmt.Errorf("storage: %v: a record of %q has a %d-byte key", kind, issuer, len(key))
 		}
-		return fn([32]byte(key), idx)
+		idx, err := parseIndices(list)
+		if err != nil {
+			return fmt.Errorf("storage: %v: record %x of %q: %w", kind, key, issuer, err)
+		}
+		for _, i := range idx {
+			rows = append(rows, indexRow{[32]byte(key), i})
+		}
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	sortIndexRows(rows)
+	for _, r := range rows {
+		if err := fn(r.key, r.idx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ScanState implements storage.Storage.

@@ -128,12 +128,6 @@ CREATE TABLE IF NOT EXISTS tiles (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bundles (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS leaves (hash BLOB PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS by_credential (
-	credential BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (credential, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS by_subject (
-	subject BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (subject, idx)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS issuers (
 	name TEXT PRIMARY KEY, key_id INTEGER NOT NULL, public_key BLOB NOT NULL, vrf_key BLOB NOT NULL
@@ -141,12 +135,12 @@ CREATE TABLE IF NOT EXISTS issuers (
 CREATE TABLE IF NOT EXISTS credentials (
 	issuer TEXT NOT NULL, id BLOB NOT NULL, subject BLOB NOT NULL, version INTEGER NOT NULL,
 	not_after INTEGER NOT NULL, status INTEGER NOT NULL, reason INTEGER NOT NULL,
-	issue_index INTEGER NOT NULL, last_index INTEGER NOT NULL,
+	issue_index INTEGER NOT NULL, last_index INTEGER NOT NULL, entries BLOB NOT NULL DEFAULT x'',
 	PRIMARY KEY (issuer, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subjects (
 	issuer TEXT NOT NULL, label BLOB NOT NULL, version INTEGER NOT NULL, live BLOB NOT NULL,
-	events INTEGER NOT NULL, digest BLOB NOT NULL,
+	events INTEGER NOT NULL, digest BLOB NOT NULL, entries BLOB NOT NULL DEFAULT x'',
 	PRIMARY KEY (issuer, label)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS map_nodes (` + mapNodesColumns + `) WITHOUT ROWID;
@@ -189,8 +183,11 @@ func tierOf(d uint16) uint16 { return min(d, lowTier) }
 //
 //   - 0: a database written before versions were recorded, whose map_nodes
 //     is keyed by (depth, prefix);
-//   - 1: map_nodes keyed by (tier, prefix, depth) (mapNodesColumns).
-const schemaVersion = 1
+//   - 1: map_nodes keyed by (tier, prefix, depth) (mapNodesColumns);
+//   - 2: the lookup indexes by credential and by subject kept in the
+//     records' entries columns (postings.go), instead of the tables
+//     by_credential and by_subject.
+const schemaVersion = 2
 
 // migrate brings the database to schemaVersion in one transaction: it
 // creates what is missing and rewrites the tables whose layout changed.
@@ -215,19 +212,20 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 	case version > schemaVersion:
 		return fmt.Errorf("storage: the database has schema version %d; this build knows versions up to %d", version, schemaVersion)
 	}
-	var old int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'map_nodes'").Scan(&old); err != nil {
+	var tables int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'tree'").Scan(&tables); err != nil {
 		return err
 	}
-	if old > 0 {
-		for _, q := range []string{
-			"CREATE TABLE map_nodes_v1 (" + mapNodesColumns + ") WITHOUT ROWID",
-			fmt.Sprintf("INSERT INTO map_nodes_v1 (depth, prefix, node, tier) SELECT depth, prefix, node, min(depth, %d) FROM map_nodes", lowTier),
-			"DROP TABLE map_nodes",
-			"ALTER TABLE map_nodes_v1 RENAME TO map_nodes",
-		} {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
+	if tables > 0 {
+		// An existing database.
+		if version < 1 {
+			if err := migrateMapNodes(ctx, tx); err != nil {
 				return fmt.Errorf("couldn't migrate map_nodes to version 1: %w", err)
+			}
+		}
+		if version < 2 {
+			if err := migratePostings(ctx, tx); err != nil {
+				return fmt.Errorf("couldn't migrate the lookup indexes to version 2: %w", err)
 			}
 		}
 	}
@@ -238,6 +236,25 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 		return err
 	}
 	return tx.Commit()
+}
+
+// migrateMapNodes rewrites a version-0 map_nodes with version 1's key.
+func migrateMapNodes(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'map_nodes'").Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	for _, q := range []string{
+		"CREATE TABLE map_nodes_v1 (" + mapNodesColumns + ") WITHOUT ROWID",
+		fmt.Sprintf("INSERT INTO map_nodes_v1 (depth, prefix, node, tier) SELECT depth, prefix, node, min(depth, %d) FROM map_nodes", lowTier),
+		"DROP TABLE map_nodes",
+		"ALTER TABLE map_nodes_v1 RENAME TO map_nodes",
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Open opens (creating if needed) the database at path. A database of an

@@ -129,7 +129,7 @@ func testScanState(t *testing.T, open Opener) {
 				Live: hashOf(fmt.Sprint("c", i)), Events: uint64(i + 1), Digest: hashOf(fmt.Sprint("d", i))})
 		}
 	}
-	sb, _ := batch(t, b, 1)
+	sb, _ := plainBatch(t, b, 1, 0)
 	sb.State = want
 	if err := s.Commit(ctx, sb); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func testScanState(t *testing.T, open Opener) {
 	replaced := *want.Credentials[7]
 	replaced.Status, replaced.LastIndex = state.StatusRevoked, 1
 	want.Credentials[7] = &replaced
-	sb, _ = batch(t, b, 1)
+	sb, _ = plainBatch(t, b, 1, 0)
 	sb.State = &state.Changes{Credentials: []*state.Credential{&replaced}}
 	if err := s.Commit(ctx, sb); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -35,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Reopen", testReopen},
 		{"Conflict", testConflict},
 		{"AtomicFailure", testAtomicFailure},
+		{"Postings", testPostings},
 		{"Checkpoints", testCheckpoints},
 		{"State", testState},
 		{"ConcurrentReads", testConcurrentReads},
@@ -53,13 +56,38 @@ func Run(t *testing.T, open Opener) {
 
 func hashOf(s string) entry.Hash { return sha256.Sum256([]byte(s)) }
 
-// batch builds a batch of n synthetic entries on b.
+// batch builds a batch of n synthetic entries on b. Every even entry
+// names the credential cred-<index/4> and the subject subj-<index%3> of
+// the issuer "iss", and the batch's State changes their records.
 func batch(t testing.TB, b *tiles.Builder, n int) (*storage.Batch, [][]byte) {
-	return paddedBatch(t, b, n, 0)
+	t.Helper()
+	sb, data := plainBatch(t, b, n, 0)
+	sb.State = &state.Changes{}
+	seen := map[entry.Hash]bool{}
+	for i := range sb.Entries {
+		e := &sb.Entries[i]
+		if e.Index%2 != 0 {
+			continue
+		}
+		e.Credential = hashOf(fmt.Sprintf("cred-%d", e.Index/4))
+		e.Subject = hashOf(fmt.Sprintf("subj-%d", e.Index%3))
+		if !seen[e.Credential] {
+			seen[e.Credential] = true
+			sb.State.Credentials = append(sb.State.Credentials, &state.Credential{Issuer: "iss", ID: e.Credential,
+				Subject: e.Subject, Version: 1, NotAfter: 1 << 40, Status: state.StatusActive, IssueIndex: e.Index, LastIndex: e.Index})
+		}
+		if !seen[e.Subject] {
+			seen[e.Subject] = true
+			sb.State.Subjects = append(sb.State.Subjects, &state.Subject{Issuer: "iss", Label: e.Subject, Version: 1,
+				Live: e.Credential, Events: 1, Digest: e.Subject})
+		}
+	}
+	return sb, data
 }
 
-// paddedBatch is batch with pad zero bytes appended to every entry.
-func paddedBatch(t testing.TB, b *tiles.Builder, n, pad int) (*storage.Batch, [][]byte) {
+// plainBatch builds a batch of n synthetic entries on b, each with pad
+// zero bytes appended, that name no credential or subject.
+func plainBatch(t testing.TB, b *tiles.Builder, n, pad int) (*storage.Batch, [][]byte) {
 	t.Helper()
 	start := b.Size()
 	var data [][]byte
@@ -71,12 +99,7 @@ func paddedBatch(t testing.TB, b *tiles.Builder, n, pad int) (*storage.Batch, []
 			e = append(e, make([]byte, pad)...)
 		}
 		data = append(data, e)
-		se := storage.Entry{Index: idx, LeafHash: tiles.LeafHash(e), Issuer: "iss"}
-		if idx%2 == 0 {
-			se.Credential = hashOf(fmt.Sprintf("cred-%d", idx/4))
-			se.Subject = hashOf(fmt.Sprintf("subj-%d", idx%3))
-		}
-		sb.Entries = append(sb.Entries, se)
+		sb.Entries = append(sb.Entries, storage.Entry{Index: idx, LeafHash: tiles.LeafHash(e), Issuer: "iss"})
 	}
 	u, err := b.Append(data)
 	if err != nil {
@@ -285,7 +308,7 @@ func testAtomicFailure(t *testing.T, open Opener) {
 	b2 := b.Clone()
 	bad, _ := batch(t, b2, 50)
 	bad.Entries[40].LeafHash = sb.Entries[3].LeafHash // duplicate: must fail
-	bad.State = &state.Changes{Issuers: []*state.Issuer{{Name: "ghost", KeyID: 1}}}
+	bad.State.Issuers = append(bad.State.Issuers, &state.Issuer{Name: "ghost", KeyID: 1})
 	if err := s.Commit(ctx, bad); err == nil {
 		t.Fatal("a batch with a duplicate leaf hash committed")
 	}
@@ -304,6 +327,96 @@ func testAtomicFailure(t *testing.T, open Opener) {
 	good, _ := batch(t, b, 50)
 	if err := s.Commit(ctx, good); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testPostings checks the lookups by credential and by subject across
+// issuers and batches, and that a batch whose entry names a record it does
+// not change is refused, writing nothing.
+func testPostings(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "postings")
+	defer s.Close()
+	b := builder(t, ctx, s)
+	// Two issuers name the same credential ID and the same subject label,
+	// over three batches; another credential is named once.
+	cred, subj, other := hashOf("shared credential"), hashOf("shared subject"), hashOf("other")
+	want := map[entry.Hash][]uint64{}
+	for round := range 3 {
+		sb, _ := plainBatch(t, b, 4, 0)
+		sb.State = &state.Changes{}
+		for i, iss := range []string{"a", "b", "a"} {
+			e := &sb.Entries[i+1]
+			e.Issuer, e.Credential, e.Subject = iss, cred, subj
+			want[cred] = append(want[cred], e.Index)
+			want[subj] = append(want[subj], e.Index)
+			if i < 2 {
+				sb.State.Credentials = append(sb.State.Credentials, &state.Credential{Issuer: iss, ID: cred, Subject: subj, LastIndex: e.Index})
+				sb.State.Subjects = append(sb.State.Subjects, &state.Subject{Issuer: iss, Label: subj, Events: uint64(round)})
+			}
+		}
+		if round == 1 {
+			e := &sb.Entries[0]
+			e.Issuer, e.Credential, e.Subject = "b", other, subj
+			want[other] = append(want[other], e.Index)
+			want[subj] = append([]uint64{e.Index}, want[subj]...)
+			slices.Sort(want[subj])
+			sb.State.Credentials = append(sb.State.Credentials, &state.Credential{Issuer: "b", ID: other, Subject: subj})
+		}
+		if err := s.Commit(ctx, sb); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, c := range []entry.Hash{cred, other} {
+			if got, err := s.ByCredential(ctx, c); err != nil || !slices.Equal(got, want[c]) {
+				t.Errorf("%s: ByCredential = %v, %v; want %v", when, got, err, want[c])
+			}
+		}
+		if got, err := s.BySubject(ctx, subj); err != nil || !slices.Equal(got, want[subj]) {
+			t.Errorf("%s: BySubject = %v, %v; want %v", when, got, err, want[subj])
+		}
+		if got, err := s.BySubject(ctx, cred); err != nil || len(got) != 0 {
+			t.Errorf("%s: BySubject of a credential ID = %v, %v; want none", when, got, err)
+		}
+	}
+	check("after three batches")
+	ts, err := s.Tree(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// An entry naming a credential or a subject whose record the batch
+	// does not change: refused before anything is written.
+	for _, missing := range []string{"credential", "subject"} {
+		sb, _ := plainBatch(t, b.Clone(), 2, 0)
+		e := &sb.Entries[1]
+		e.Issuer, e.Credential, e.Subject = "a", cred, subj
+		sb.State = &state.Changes{
+			Issuers:     []*state.Issuer{{Name: "ghost", KeyID: 1}},
+			Credentials: []*state.Credential{{Issuer: "a", ID: cred, Subject: subj}},
+			Subjects:    []*state.Subject{{Issuer: "a", Label: subj}},
+		}
+		if missing == "credential" {
+			sb.State.Credentials[0].Issuer = "b" // the record of another issuer
+		} else {
+			sb.State.Subjects = nil
+		}
+		err := s.Commit(ctx, sb)
+		if err == nil || !strings.Contains(err.Error(), "names "+missing) {
+			t.Fatalf("a batch without the %s record it names: %v", missing, err)
+		}
+		if got, err := s.Tree(ctx); err != nil || got.Size != ts.Size || got.Root != ts.Root {
+			t.Fatalf("the refused batch moved the tree to %d, %v", got.Size, err)
+		}
+		if _, err := s.LookupLeaf(ctx, sb.Entries[0].LeafHash); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("the refused batch left a leaf index: %v", err)
+		}
+		if i, _ := s.Issuer("ghost"); i != nil {
+			t.Fatal("the refused batch wrote state")
+		}
+		check("after a refused batch")
 	}
 }
 
@@ -341,7 +454,7 @@ func testState(t *testing.T, open Opener) {
 	s := open(t, "state")
 	defer s.Close()
 	b := builder(t, ctx, s)
-	sb, _ := batch(t, b, 2)
+	sb, _ := plainBatch(t, b, 2, 0)
 	iss := &state.Issuer{Name: "id.example", KeyID: 0xdeadbeef, PublicKey: [32]byte{1}, VRFKey: [32]byte{2}}
 	cred := &state.Credential{Issuer: "id.example", ID: hashOf("c"), Subject: hashOf("s"), Version: 3, NotAfter: 1 << 40,
 		Status: state.StatusSuspended, Reason: entry.ReasonLegalOrder, IssueIndex: 0, LastIndex: 1}
@@ -384,7 +497,7 @@ func testState(t *testing.T, open Opener) {
 		t.Errorf("ReadState over %d keys found %d, %v; want 1", len(many), len(cm), err)
 	}
 	// A later batch replaces records.
-	sb2, _ := batch(t, b, 1)
+	sb2, _ := plainBatch(t, b, 1, 0)
 	c2 := *cred
 	c2.Status, c2.LastIndex = state.StatusRevoked, 2
 	sb2.State = &state.Changes{Credentials: []*state.Credential{&c2}}
@@ -456,12 +569,14 @@ func BenchmarkCommit(b *testing.B, s storage.Storage, batchSize int) {
 	b.ResetTimer()
 	for range batches {
 		b.StopTimer()
-		sb, _ := paddedBatch(b, bld, batchSize, 270)
-		// Every event of a real batch also writes a credential and a
-		// subject state row.
+		sb, _ := plainBatch(b, bld, batchSize, 270)
+		// Every event of a real batch names a credential and a subject,
+		// and writes their records.
 		sb.State = &state.Changes{}
-		for _, e := range sb.Entries {
+		for i := range sb.Entries {
+			e := &sb.Entries[i]
 			id := sha256.Sum256(binary.BigEndian.AppendUint64(nil, e.Index))
+			e.Credential, e.Subject = id, id
 			sb.State.Credentials = append(sb.State.Credentials, &state.Credential{Issuer: "iss", ID: id, Subject: id,
 				Version: 1, NotAfter: 1 << 40, Status: state.StatusActive, IssueIndex: e.Index, LastIndex: e.Index})
 			sb.State.Subjects = append(sb.State.Subjects, &state.Subject{Issuer: "iss", Label: id, Version: 1, Live: id, Events: 1, Digest: id})
@@ -489,7 +604,7 @@ func testWriterReads(t *testing.T, open Opener) {
 	b := builder(t, ctx, s)
 	var hashes [][32]byte
 	for round := range 3 {
-		sb, _ := batch(t, b, 5)
+		sb, _ := plainBatch(t, b, 5, 0)
 		cred := &state.Credential{Issuer: "id.example", ID: hashOf("c"), Subject: hashOf("s"), Version: uint32(round + 1), LastIndex: sb.Start}
 		sb.State = &state.Changes{Credentials: []*state.Credential{cred}}
 		if round > 0 {
