@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/credlog/credlog/log/state"
 	"github.com/credlog/credlog/log/storage"
@@ -103,8 +104,17 @@ const (
 	qMapRoot = "INSERT OR REPLACE INTO map_root (id, idx, root) VALUES (0, ?, ?)"
 )
 
+// mapPutRows is how many nodes one statement of a map-root entry's writes
+// stores: each statement run costs some microseconds besides its rows,
+// and such an entry writes some hundred thousand nodes.
+const mapPutRows = 64
+
+// qMapPutRows is qMapPut for mapPutRows nodes.
+var qMapPutRows = "INSERT OR REPLACE INTO map_nodes (tier, prefix, depth, node) VALUES " +
+	strings.Repeat("(?, ?, ?, ?), ", mapPutRows-1) + "(?, ?, ?, ?)"
+
 var writeQueries = []string{qTreeSize, qTree, qTile, qBundle, qLeaf,
-	qIssuer, qCredential, qSubject, readNodeQuery, qMapPut, qMapDel, qMapRoot}
+	qIssuer, qCredential, qSubject, readNodeQuery, qMapPut, qMapPutRows, qMapDel, qMapRoot}
 
 // batchTx is a write transaction on the writer connection, whose
 // statements are prepared once for all transactions (txStmt).

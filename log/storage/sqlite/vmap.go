@@ -99,19 +99,26 @@ func keyOrder(writes []vmap.NodeWrite) []int32 {
 }
 
 // writeNodes makes writes in tx, in key order: INSERT OR REPLACE for
-// nodes, DELETE for empty ones. A node that may not be stored where it is
-// written is an error.
+// nodes, mapPutRows at a time, DELETE for empty ones. A node that may not
+// be stored where it is written is an error.
 func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite) error {
 	put, err := tx.stmt(ctx, qMapPut)
 	if err != nil {
 		return err
 	}
 	defer put.Close()
+	puts, err := tx.stmt(ctx, qMapPutRows)
+	if err != nil {
+		return err
+	}
+	defer puts.Close()
 	del, err := tx.stmt(ctx, qMapDel)
 	if err != nil {
 		return err
 	}
 	defer del.Close()
+	args := make([]any, 0, 4*mapPutRows)
+	first := -1 // the first node of args, for error messages
 	for _, i := range keyOrder(writes) {
 		w := &writes[i]
 		prefix := w.ID.PrefixBytes()
@@ -129,8 +136,20 @@ func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite) error 
 		if _, err := vmap.ParseNode(w.ID, b); err != nil {
 			return fmt.Errorf("storage: map node %s: %w", w.ID, err)
 		}
-		if _, err := put.ExecContext(ctx, tierOf(w.ID.Depth), prefix, w.ID.Depth, b); err != nil {
-			return fmt.Errorf("couldn't write map node %s: %w", w.ID, err)
+		if len(args) == 0 {
+			first = int(i)
+		}
+		args = append(args, tierOf(w.ID.Depth), prefix, w.ID.Depth, b)
+		if len(args) == cap(args) {
+			if _, err := puts.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("couldn't write %d map nodes from %s: %w", mapPutRows, writes[first].ID, err)
+			}
+			args = args[:0]
+		}
+	}
+	for k := 0; k < len(args); k += 4 {
+		if _, err := put.ExecContext(ctx, args[k:k+4]...); err != nil {
+			return fmt.Errorf("couldn't write map node at depth %d, prefix %x: %w", args[k+2], args[k+1], err)
 		}
 	}
 	return nil
