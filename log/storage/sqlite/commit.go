@@ -91,13 +91,13 @@ const (
 	qCredential = `INSERT INTO credentials
 		(issuer, id, subject, version, not_after, status, reason, issue_index, last_index, entries)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (issuer, id) DO UPDATE SET subject = excluded.subject, version = excluded.version,
+		ON CONFLICT (id, issuer) DO UPDATE SET subject = excluded.subject, version = excluded.version,
 		not_after = excluded.not_after, status = excluded.status, reason = excluded.reason,
 		issue_index = excluded.issue_index, last_index = excluded.last_index,
 		entries = credentials.entries || excluded.entries`
 	qSubject = `INSERT INTO subjects
 		(issuer, label, version, live, events, digest, entries) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (issuer, label) DO UPDATE SET version = excluded.version, live = excluded.live,
+		ON CONFLICT (label, issuer) DO UPDATE SET version = excluded.version, live = excluded.live,
 		events = excluded.events, digest = excluded.digest, entries = subjects.entries || excluded.entries`
 	qMapPut  = "INSERT OR REPLACE INTO map_nodes (tier, prefix, depth, node) VALUES (?, ?, ?, ?)"
 	qMapDel  = "DELETE FROM map_nodes WHERE tier = ? AND prefix = ? AND depth = ?"

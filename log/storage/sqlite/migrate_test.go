@@ -74,14 +74,28 @@ func scanNodes(t *testing.T, s *sqlite.Storage) []storedNode {
 }
 
 // downgradePostings gives the credentials and subjects tables of the
-// database at path the layout of schema version 1, without their lists of
-// entries, and creates version 1's tables by_credential and by_subject,
-// with rows (each entry's key and index) if rows is not nil.
+// database at path the layout of schema version 1, keyed by issuer first
+// and without their lists of entries, and creates version 1's tables
+// by_credential and by_subject, with rows (each entry's key and index) if
+// rows is not nil.
 func downgradePostings(t *testing.T, path string, rows ...[]keyIndex) {
 	t.Helper()
 	rawExec(t, path,
-		"ALTER TABLE credentials DROP COLUMN entries",
-		"ALTER TABLE subjects DROP COLUMN entries",
+		`CREATE TABLE credentials_v1 (
+			issuer TEXT NOT NULL, id BLOB NOT NULL, subject BLOB NOT NULL, version INTEGER NOT NULL,
+			not_after INTEGER NOT NULL, status INTEGER NOT NULL, reason INTEGER NOT NULL,
+			issue_index INTEGER NOT NULL, last_index INTEGER NOT NULL,
+			PRIMARY KEY (issuer, id)) WITHOUT ROWID`,
+		`INSERT INTO credentials_v1 SELECT issuer, id, subject, version, not_after, status, reason, issue_index, last_index FROM credentials`,
+		"DROP TABLE credentials",
+		"ALTER TABLE credentials_v1 RENAME TO credentials",
+		`CREATE TABLE subjects_v1 (
+			issuer TEXT NOT NULL, label BLOB NOT NULL, version INTEGER NOT NULL, live BLOB NOT NULL,
+			events INTEGER NOT NULL, digest BLOB NOT NULL,
+			PRIMARY KEY (issuer, label)) WITHOUT ROWID`,
+		`INSERT INTO subjects_v1 SELECT issuer, label, version, live, events, digest FROM subjects`,
+		"DROP TABLE subjects",
+		"ALTER TABLE subjects_v1 RENAME TO subjects",
 		"CREATE TABLE by_credential (credential BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (credential, idx)) WITHOUT ROWID",
 		"CREATE TABLE by_subject (subject BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (subject, idx)) WITHOUT ROWID",
 		"PRAGMA user_version = 1")
@@ -267,6 +281,10 @@ func TestMigratePostings(t *testing.T) {
 	}
 	if n := rawCount(t, l.DB, "SELECT count(*) FROM sqlite_master WHERE name IN ('by_credential', 'by_subject')"); n != 0 {
 		t.Errorf("after migration, %d of the old tables are left", n)
+	}
+	if n := rawCount(t, l.DB, `SELECT count(*) FROM sqlite_master WHERE
+		(name = 'credentials' AND sql LIKE '%PRIMARY KEY (id, issuer)%') OR (name = 'subjects' AND sql LIKE '%PRIMARY KEY (label, issuer)%')`); n != 2 {
+		t.Errorf("after migration, %d of the record tables have their new key", n)
 	}
 
 	// A credential's record is gone: the migration fails, and leaves the

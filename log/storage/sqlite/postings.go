@@ -71,16 +71,24 @@ func sortIndexRows(rows []indexRow) {
 }
 
 // migratePostings brings a database of schema version 1 to version 2: it
-// adds the records' entries columns and fills them from the log's entries
-// themselves, read bundle by bundle (by_credential has no issuer, and an
+// rewrites the record tables with their new keys and entries columns, and
+// fills the lists from the log's entries themselves, read bundle by bundle (by_credential has no issuer, and an
 // issuer may name another's credential ID), then drops the tables
 // by_credential and by_subject. It works through the log in chunks of
 // migrateChunk bundles, so that its memory stays bounded. An entry naming
 // a record that does not exist fails the migration.
 func migratePostings(ctx context.Context, tx *sql.Tx) error {
 	for _, q := range []string{
-		"ALTER TABLE credentials ADD COLUMN entries BLOB NOT NULL DEFAULT x''",
-		"ALTER TABLE subjects ADD COLUMN entries BLOB NOT NULL DEFAULT x''",
+		"CREATE TABLE credentials_v2 (" + credentialsColumns + ") WITHOUT ROWID",
+		`INSERT INTO credentials_v2 (issuer, id, subject, version, not_after, status, reason, issue_index, last_index)
+			SELECT issuer, id, subject, version, not_after, status, reason, issue_index, last_index FROM credentials`,
+		"DROP TABLE credentials",
+		"ALTER TABLE credentials_v2 RENAME TO credentials",
+		"CREATE TABLE subjects_v2 (" + subjectsColumns + ") WITHOUT ROWID",
+		`INSERT INTO subjects_v2 (issuer, label, version, live, events, digest)
+			SELECT issuer, label, version, live, events, digest FROM subjects`,
+		"DROP TABLE subjects",
+		"ALTER TABLE subjects_v2 RENAME TO subjects",
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
@@ -90,12 +98,12 @@ func migratePostings(ctx context.Context, tx *sql.Tx) error {
 	if err := tx.QueryRowContext(ctx, "SELECT size FROM tree WHERE id = 0").Scan(&size); err != nil {
 		return err
 	}
-	creds, err := tx.PrepareContext(ctx, "UPDATE credentials SET entries = entries || ? WHERE issuer = ? AND id = ?")
+	creds, err := tx.PrepareContext(ctx, "UPDATE credentials SET entries = entries || ? WHERE id = ? AND issuer = ?")
 	if err != nil {
 		return err
 	}
 	defer creds.Close()
-	subjects, err := tx.PrepareContext(ctx, "UPDATE subjects SET entries = entries || ? WHERE issuer = ? AND label = ?")
+	subjects, err := tx.PrepareContext(ctx, "UPDATE subjects SET entries = entries || ? WHERE label = ? AND issuer = ?")
 	if err != nil {
 		return err
 	}
@@ -183,12 +191,12 @@ func chunkPostings(ctx context.Context, tx *sql.Tx, first, end, size uint64) (cr
 // appendPostings appends each record's entries to its list, in key order.
 func appendPostings(ctx context.Context, st *sql.Stmt, what string, postings map[storage.RecordKey][]uint64) error {
 	keys := slices.SortedFunc(maps.Keys(postings), func(a, b storage.RecordKey) int {
-		return cmp.Or(cmp.Compare(a.Issuer, b.Issuer), slices.Compare(a.ID[:], b.ID[:]))
+		return cmp.Or(slices.Compare(a.ID[:], b.ID[:]), cmp.Compare(a.Issuer, b.Issuer))
 	})
 	var buf []byte
 	for _, k := range keys {
 		buf = appendIndices(buf[:0], postings[k])
-		res, err := st.ExecContext(ctx, buf, k.Issuer, k.ID[:])
+		res, err := st.ExecContext(ctx, buf, k.ID[:], k.Issuer)
 		if err != nil {
 			return err
 		}

@@ -126,7 +126,7 @@ const stateChunk = 200
 func (s *Storage) ReadState(ctx context.Context, creds, subjects []storage.RecordKey) (map[storage.RecordKey]*state.Credential, map[storage.RecordKey]*state.Subject, error) {
 	cm := make(map[storage.RecordKey]*state.Credential)
 	err := s.readRecords(ctx, creds, `SELECT issuer, id, subject, version, not_after, status, reason, issue_index, last_index
-		FROM credentials WHERE (issuer, id) IN (VALUES `, func(rows *sql.Rows) error {
+		FROM credentials WHERE (id, issuer) IN (VALUES `, func(rows *sql.Rows) error {
 		var c state.Credential
 		var id, subject []byte
 		if err := rows.Scan(&c.Issuer, &id, &subject, &c.Version, &c.NotAfter, &c.Status, &c.Reason, &c.IssueIndex, &c.LastIndex); err != nil {
@@ -142,7 +142,7 @@ func (s *Storage) ReadState(ctx context.Context, creds, subjects []storage.Recor
 	}
 	sm := make(map[storage.RecordKey]*state.Subject)
 	err = s.readRecords(ctx, subjects, `SELECT issuer, label, version, live, events, digest
-		FROM subjects WHERE (issuer, label) IN (VALUES `, func(rows *sql.Rows) error {
+		FROM subjects WHERE (label, issuer) IN (VALUES `, func(rows *sql.Rows) error {
 		var su state.Subject
 		var label, live, digest []byte
 		if err := rows.Scan(&su.Issuer, &label, &su.Version, &live, &su.Events, &digest); err != nil {
@@ -166,7 +166,7 @@ func (s *Storage) readRecords(ctx context.Context, keys []storage.RecordKey, pre
 	return s.inChunks(ctx, len(keys), stateChunk, func(lo, hi int) (string, []any) {
 		args := make([]any, 0, 2*(hi-lo))
 		for _, k := range keys[lo:hi] {
-			args = append(args, k.Issuer, k.ID[:])
+			args = append(args, k.ID[:], k.Issuer)
 		}
 		return prefix + "(?, ?)" + strings.Repeat(", (?, ?)", hi-lo-1) + ")", args
 	}, scan)
@@ -210,23 +210,12 @@ func (s *Storage) inChunks(ctx context.Context, n, chunk int, build func(lo, hi 
 // ByCredential implements storage.Storage: the lists of the records of
 // this credential ID, one per issuer that names it.
 func (s *Storage) ByCredential(ctx context.Context, id entry.Hash) ([]uint64, error) {
-	return s.indices(ctx, "credential", byKeyQuery("credentials", "id"), id[:])
+	return s.indices(ctx, "credential", "SELECT entries FROM credentials WHERE id = ?", id[:])
 }
 
 // BySubject implements storage.Storage, as ByCredential.
 func (s *Storage) BySubject(ctx context.Context, label entry.Hash) ([]uint64, error) {
-	return s.indices(ctx, "subject", byKeyQuery("subjects", "label"), label[:])
-}
-
-// byKeyQuery selects the lists of the records of table, keyed by (issuer,
-// key), whose key is the query's parameter. The records' issuers are
-// found by seeking from one to the next in the table's key, so that the
-// lookup costs a few seeks per issuer rather than a scan of the table.
-func byKeyQuery(table, key string) string {
-	return fmt.Sprintf(`WITH RECURSIVE iss(name) AS (
-		SELECT min(issuer) FROM %[1]s
-		UNION ALL SELECT (SELECT min(issuer) FROM %[1]s WHERE issuer > iss.name) FROM iss WHERE iss.name IS NOT NULL)
-		SELECT entries FROM %[1]s WHERE issuer IN (SELECT name FROM iss) AND %[2]s = ?`, table, key)
+	return s.indices(ctx, "subject", "SELECT entries FROM subjects WHERE label = ?", label[:])
 }
 
 // Issuer implements state.Reader.
@@ -250,7 +239,7 @@ func (s *Storage) Credential(issuer string, id entry.Hash) (*state.Credential, e
 	c := state.Credential{Issuer: issuer, ID: id}
 	var subject []byte
 	err := s.row(context.Background(), `SELECT subject, version, not_after, status, reason, issue_index, last_index
-		FROM credentials WHERE issuer = ? AND id = ?`, issuer, id[:]).Scan(
+		FROM credentials WHERE id = ? AND issuer = ?`, id[:], issuer).Scan(
 		&subject, &c.Version, &c.NotAfter, &c.Status, &c.Reason, &c.IssueIndex, &c.LastIndex)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -266,8 +255,8 @@ func (s *Storage) Credential(issuer string, id entry.Hash) (*state.Credential, e
 func (s *Storage) Subject(issuer string, label entry.Hash) (*state.Subject, error) {
 	su := state.Subject{Issuer: issuer, Label: label}
 	var live, digest []byte
-	err := s.row(context.Background(), `SELECT version, live, events, digest FROM subjects WHERE issuer = ? AND label = ?`,
-		issuer, label[:]).Scan(&su.Version, &live, &su.Events, &digest)
+	err := s.row(context.Background(), `SELECT version, live, events, digest FROM subjects WHERE label = ? AND issuer = ?`,
+		label[:], issuer).Scan(&su.Version, &live, &su.Events, &digest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -132,17 +132,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT 
 CREATE TABLE IF NOT EXISTS issuers (
 	name TEXT PRIMARY KEY, key_id INTEGER NOT NULL, public_key BLOB NOT NULL, vrf_key BLOB NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS credentials (
-	issuer TEXT NOT NULL, id BLOB NOT NULL, subject BLOB NOT NULL, version INTEGER NOT NULL,
-	not_after INTEGER NOT NULL, status INTEGER NOT NULL, reason INTEGER NOT NULL,
-	issue_index INTEGER NOT NULL, last_index INTEGER NOT NULL, entries BLOB NOT NULL DEFAULT x'',
-	PRIMARY KEY (issuer, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS subjects (
-	issuer TEXT NOT NULL, label BLOB NOT NULL, version INTEGER NOT NULL, live BLOB NOT NULL,
-	events INTEGER NOT NULL, digest BLOB NOT NULL, entries BLOB NOT NULL DEFAULT x'',
-	PRIMARY KEY (issuer, label)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS credentials (` + credentialsColumns + `) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS subjects (` + subjectsColumns + `) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS map_nodes (` + mapNodesColumns + `) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS map_root (
 	id INTEGER PRIMARY KEY CHECK (id = 0),
@@ -169,6 +160,25 @@ const mapNodesColumns = `
 	PRIMARY KEY (tier, prefix, depth)
 `
 
+// credentialsColumns and subjectsColumns are the record tables' columns
+// and keys (schema version 2). A record is keyed by its credential ID or
+// subject label first, so that the lookups by ID or label, across
+// issuers, are one range each; its entries column is its list of entries
+// (postings.go).
+const (
+	credentialsColumns = `
+	issuer TEXT NOT NULL, id BLOB NOT NULL, subject BLOB NOT NULL, version INTEGER NOT NULL,
+	not_after INTEGER NOT NULL, status INTEGER NOT NULL, reason INTEGER NOT NULL,
+	issue_index INTEGER NOT NULL, last_index INTEGER NOT NULL, entries BLOB NOT NULL DEFAULT x'',
+	PRIMARY KEY (id, issuer)
+`
+	subjectsColumns = `
+	issuer TEXT NOT NULL, label BLOB NOT NULL, version INTEGER NOT NULL, live BLOB NOT NULL,
+	events INTEGER NOT NULL, digest BLOB NOT NULL, entries BLOB NOT NULL DEFAULT x'',
+	PRIMARY KEY (label, issuer)
+`
+)
+
 // lowTier is the tier of the nodes at depths lowTier and more. It is
 // the depth of the sequencer's map cache (vmap.Cache): the levels above it,
 // which it keeps in memory, are those every map-root entry rewrites most
@@ -186,7 +196,8 @@ func tierOf(d uint16) uint16 { return min(d, lowTier) }
 //   - 1: map_nodes keyed by (tier, prefix, depth) (mapNodesColumns);
 //   - 2: the lookup indexes by credential and by subject kept in the
 //     records' entries columns (postings.go), instead of the tables
-//     by_credential and by_subject.
+//     by_credential and by_subject, and the records keyed by ID or label
+//     first (credentialsColumns, subjectsColumns).
 const schemaVersion = 2
 
 // migrate brings the database to schemaVersion in one transaction: it
