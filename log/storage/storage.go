@@ -100,16 +100,22 @@ type Batch struct {
 // numbered from Start, it ends at Tree.Size, and every credential and
 // subject its entries name is among its State's records (Postings).
 func (b *Batch) Check() error {
+	_, _, err := b.CheckPostings()
+	return err
+}
+
+// CheckPostings is Check, and returns the batch's Postings: for an engine
+// that writes them, so that they are computed once.
+func (b *Batch) CheckPostings() (creds, subjects map[RecordKey][]uint64, err error) {
 	if b.Tree.Size != b.Start+uint64(len(b.Entries)) {
-		return fmt.Errorf("storage: batch of %d entries from %d ends at tree size %d", len(b.Entries), b.Start, b.Tree.Size)
+		return nil, nil, fmt.Errorf("storage: batch of %d entries from %d ends at tree size %d", len(b.Entries), b.Start, b.Tree.Size)
 	}
 	for i, e := range b.Entries {
 		if e.Index != b.Start+uint64(i) {
-			return fmt.Errorf("storage: batch entry %d has index %d, want %d", i, e.Index, b.Start+uint64(i))
+			return nil, nil, fmt.Errorf("storage: batch entry %d has index %d, want %d", i, e.Index, b.Start+uint64(i))
 		}
 	}
-	_, _, err := b.Postings()
-	return err
+	return b.Postings()
 }
 
 // Postings returns the indices of the batch's entries naming each

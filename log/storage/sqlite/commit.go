@@ -16,10 +16,7 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
 	if s.w == nil {
 		return errReadOnly
 	}
-	if err := b.Check(); err != nil {
-		return err
-	}
-	creds, subjects, err := b.Postings()
+	creds, subjects, err := b.CheckPostings()
 	if err != nil {
 		return err
 	}
