@@ -90,7 +90,7 @@ type Replayer struct {
 	// keys are the keys the log's issuer-key events named, by issuer and
 	// key ID: the keys signatures are checked under ahead of the rules,
 	// which then only confirm the key is the one they require. Only the
-	// producer goroutine of Advance uses it.
+	// prepareAll goroutine of Advance uses it.
 	keys map[keyRef]ed25519.PublicKey
 	cp   *Checkpoint
 	err  error
@@ -199,8 +199,9 @@ func (r *Replayer) Advance(ctx context.Context, cp *Checkpoint) error {
 	startHashes := append([][]byte(nil), r.tree.Hashes()...)
 
 	ctx, cancel := context.WithCancel(ctx)
-	chunks := make(chan *chunk, 2)
-	go r.produce(ctx, start, cp.Size, cp, chunks)
+	fetched, chunks := make(chan *chunk, 2), make(chan *chunk, 2)
+	go r.produce(ctx, start, cp.Size, cp, fetched)
+	go r.prepareAll(ctx, fetched, chunks)
 	stop := func() {
 		cancel()
 		for range chunks {
@@ -328,8 +329,10 @@ func (r *Replayer) replayOne(ctx context.Context, idx uint64, it *item, cp *Chec
 	return nil, nil, ee.Err
 }
 
-// produce fetches the entries [start, end) in chunks, hashes, parses and
-// verifies each chunk, and sends it to out, which it closes at the end.
+// produce fetches the entries [start, end) in chunks and sends each to
+// out, which it closes at the end. It runs ahead of prepareAll, so that
+// fetching and splitting the bundles of one chunk overlaps the hashing
+// (and verifying) of the one before.
 func (r *Replayer) produce(ctx context.Context, start, end uint64, cp *Checkpoint, out chan<- *chunk) {
 	defer close(out)
 	send := func(c *chunk) bool {
@@ -354,7 +357,6 @@ func (r *Replayer) produce(ctx context.Context, start, end uint64, cp *Checkpoin
 		for _, e := range entries {
 			c.items = append(c.items, item{raw: e})
 			if len(c.items) == chunkSize {
-				r.prepare(c)
 				if !send(c) {
 					return
 				}
@@ -363,8 +365,29 @@ func (r *Replayer) produce(ctx context.Context, start, end uint64, cp *Checkpoin
 		}
 	}
 	if len(c.items) > 0 {
-		r.prepare(c)
 		send(c)
+	}
+}
+
+// prepareAll prepares the chunks from in, one after another (the keys
+// that one chunk's issuer-key events name are used to verify the next),
+// and sends them to out, which it closes when in is closed. A chunk that
+// carries an error is passed on as it is.
+func (r *Replayer) prepareAll(ctx context.Context, in <-chan *chunk, out chan<- *chunk) {
+	defer close(out)
+	defer func() {
+		for range in {
+		}
+	}()
+	for c := range in {
+		if c.err == nil {
+			r.prepare(c)
+		}
+		select {
+		case out <- c:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
