@@ -39,14 +39,20 @@ type mapWorker struct {
 	done  chan struct{} // closed when run returns
 
 	// Owned by the worker goroutine while busy, by the sequencer
-	// otherwise.
-	over map[vmap.NodeID]vmap.Node // nodes written since the stored map
-	base vmap.Hash                 // root of the stored map
-	root vmap.Hash                 // root of the stored map with the overlay
+	// otherwise. The overlay is a list of writes, one per position, with
+	// an index by position: diff sorts the list in place and hands it out
+	// as the Diff, so that a map-root entry's update (hundreds of
+	// thousands of nodes) is not held twice. Its room is kept from one
+	// map-root entry to the next.
+	writes []vmap.NodeWrite      // nodes written since the stored map
+	index  map[vmap.NodeID]int32 // position → its write; out of date while sorted
+	sorted bool                  // diff has sorted writes since the index was built
+	base   vmap.Hash             // root of the stored map
+	root   vmap.Hash             // root of the stored map with the overlay
 }
 
 func newMapWorker(cache *vmap.Cache) *mapWorker {
-	w := &mapWorker{cache: cache, over: make(map[vmap.NodeID]vmap.Node), done: make(chan struct{})}
+	w := &mapWorker{cache: cache, index: make(map[vmap.NodeID]int32), done: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
 	w.tree = vmap.NewTree(overlayReader{w})
 	return w
@@ -118,6 +124,7 @@ func (w *mapWorker) run(ctx context.Context) {
 
 // apply applies batches of updates, in order, to the overlay.
 func (w *mapWorker) apply(ctx context.Context, jobs [][]vmap.Update) error {
+	w.reindex()
 	ups := jobs[0]
 	if len(jobs) > 1 {
 		// Later batches override earlier ones.
@@ -135,10 +142,37 @@ func (w *mapWorker) apply(ctx context.Context, jobs [][]vmap.Update) error {
 		return errors.New("sequencer: map overlay out of step with its root")
 	}
 	for _, wr := range d.Writes {
-		w.over[wr.ID] = wr.Node
+		if i, ok := w.index[wr.ID]; ok {
+			w.writes[i].Node = wr.Node
+		} else {
+			w.index[wr.ID] = int32(len(w.writes))
+			w.writes = append(w.writes, wr)
+		}
 	}
 	w.root = d.Root
 	return nil
+}
+
+// reindex rebuilds the index after diff sorted the writes (and the
+// map-root entry did not commit, so that the overlay goes on).
+func (w *mapWorker) reindex() {
+	if !w.sorted {
+		return
+	}
+	clear(w.index)
+	for i, wr := range w.writes {
+		w.index[wr.ID] = int32(i)
+	}
+	w.sorted = false
+}
+
+// drop empties the overlay, keeping its room. The writes are zeroed so
+// that the leaf values they held can be collected.
+func (w *mapWorker) drop() {
+	clear(w.writes)
+	w.writes = w.writes[:0]
+	clear(w.index)
+	w.sorted = false
 }
 
 // diff waits until every batch handed over is applied, and returns the
@@ -152,18 +186,16 @@ func (w *mapWorker) diff() (*vmap.Diff, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
-	d := &vmap.Diff{Base: w.base, Root: w.root, Writes: make([]vmap.NodeWrite, 0, len(w.over))}
-	for id, n := range w.over {
-		d.Writes = append(d.Writes, vmap.NodeWrite{ID: id, Node: n})
-	}
-	slices.SortFunc(d.Writes, func(a, b vmap.NodeWrite) int { return a.ID.Compare(b.ID) })
-	return d, nil
+	// The Diff holds the overlay's own list, valid until the next add.
+	slices.SortFunc(w.writes, func(a, b vmap.NodeWrite) int { return a.ID.Compare(b.ID) })
+	w.sorted = true
+	return &vmap.Diff{Base: w.base, Root: w.root, Writes: w.writes}, nil
 }
 
 // committed records that d, the latest diff, is durably stored.
 func (w *mapWorker) committed(d *vmap.Diff) {
 	w.cache.Apply(d)
-	clear(w.over)
+	w.drop()
 	w.base = d.Root
 }
 
@@ -176,7 +208,7 @@ func (w *mapWorker) restart(ctx context.Context, ups []vmap.Update) error {
 		w.cond.Wait()
 	}
 	w.mu.Unlock()
-	clear(w.over)
+	w.drop()
 	w.cache.Reset()
 	_, err := w.init(ctx)
 	w.mu.Lock()
@@ -196,8 +228,8 @@ func (o overlayReader) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap
 	out := make([]vmap.Node, len(ids))
 	var miss []int
 	for i, id := range ids {
-		if n, ok := o.w.over[id]; ok {
-			out[i] = n
+		if j, ok := o.w.index[id]; ok {
+			out[i] = o.w.writes[j].Node
 		} else {
 			miss = append(miss, i)
 		}

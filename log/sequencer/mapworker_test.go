@@ -1,0 +1,82 @@
+package sequencer
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/credlog/credlog/log/vmap"
+)
+
+// TestMapWorkerDiffNotCommitted checks the map worker's overlay against a
+// reference map updated all at once, through map-root entries that
+// commit and some that do not: after a diff that was not committed, the
+// overlay (sorted in place by diff) goes on, with keys updated again.
+func TestMapWorkerDiffNotCommitted(t *testing.T) {
+	ctx := context.Background()
+	store := vmap.NewMemoryStore()
+	w := newMapWorker(vmap.NewCache(store, 6))
+	if _, err := w.init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go w.run(ctx)
+	defer w.close()
+
+	ref := vmap.NewMemoryStore()
+	refTree := vmap.NewTree(ref)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var pending vmap.Pending // every update since the stored map
+	for step := range 12 {
+		// A few batches of updates to keys of a small pool, so that
+		// keys in the overlay are written again.
+		for range 3 {
+			seen := make(map[vmap.Key]bool)
+			var ups []vmap.Update
+			for range 150 {
+				var k vmap.Key
+				k[0], k[1] = byte(rnd.IntN(8)), byte(rnd.IntN(64))
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				ups = append(ups, vmap.Update{Key: k, Value: fmt.Appendf(nil, "value %d %d", step, rnd.IntN(1000))})
+			}
+			w.add(ups)
+			pending.AddUpdates(ups)
+		}
+		d, err := w.diff()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := refTree.Update(ctx, pending.Updates())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Base != want.Base || d.Root != want.Root {
+			t.Fatalf("step %d: overlay diff %x → %x, want %x → %x", step, d.Base, d.Root, want.Base, want.Root)
+		}
+		got := slices.Clone(d.Writes)
+		slices.SortFunc(want.Writes, func(a, b vmap.NodeWrite) int { return a.ID.Compare(b.ID) })
+		if len(got) != len(want.Writes) {
+			t.Fatalf("step %d: overlay holds %d writes, want %d", step, len(got), len(want.Writes))
+		}
+		for i := range got {
+			if got[i].ID != want.Writes[i].ID || got[i].Node.Kind != want.Writes[i].Node.Kind || got[i].Node.Hash != want.Writes[i].Node.Hash {
+				t.Fatalf("step %d: write %d is %s %x, want %s %x", step, i, got[i].ID, got[i].Node.Hash, want.Writes[i].ID, want.Writes[i].Node.Hash)
+			}
+		}
+		if step%3 != 2 {
+			continue // the map-root entry did not commit: the overlay goes on
+		}
+		if err := store.WriteNodes(ctx, d.Writes); err != nil {
+			t.Fatal(err)
+		}
+		w.committed(d)
+		if err := ref.WriteNodes(ctx, want.Writes); err != nil {
+			t.Fatal(err)
+		}
+		pending.Reset()
+	}
+}
