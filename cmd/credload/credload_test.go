@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,8 +27,8 @@ type server struct {
 
 // startServer writes the load issuer's keys, runs credlogd on a fresh data
 // directory with the issuer registered, and waits for the registration's
-// checkpoint.
-func startServer(t *testing.T) *server {
+// checkpoint. Each of opts changes the server's configuration first.
+func startServer(t *testing.T, opts ...func(*logd.Config)) *server {
 	t.Helper()
 	dir := t.TempDir()
 	prefix, err := keygen(dir)
@@ -41,6 +43,9 @@ func startServer(t *testing.T) *server {
 		BatchMaxAge: logd.Duration{Duration: 5 * time.Millisecond},
 		// No map-root entries among the events, whose indices the tests check.
 		MapEpoch: logd.Duration{Duration: time.Hour}, Issuers: []logd.IssuerConfig{ic}}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
@@ -185,6 +190,56 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// TestReadMaps reads credential status proofs from the map, each checked
+// against its map-root entry, once map-root entries cover the events.
+func TestReadMaps(t *testing.T) {
+	const n = 600
+	s := startServer(t, func(c *logd.Config) { c.MapEpoch = logd.Duration{Duration: 20 * time.Millisecond} })
+	w, err := runWrite(t.Context(), writeConfig{URL: s.url, KeyFile: s.keyFile(), Seed: "maps", Events: n,
+		Concurrency: 2, Batch: 100, Poll: 5 * time.Millisecond}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Acknowledged != n {
+		t.Fatalf("write: %+v", w)
+	}
+	// Wait for a map-root entry after the last event.
+	tg := newTarget(s.url, 1, false)
+	defer tg.close()
+	last := credentialID("maps", n-1)
+	var buf bytes.Buffer
+	for i := 0; ; i++ {
+		status, err := tg.do(t.Context(), "/map/credential/"+hex.EncodeToString(last[:])+"?issuer="+issuerName, nil, &buf)
+		if err == nil && status == http.StatusOK && checkMapProof(buf.Bytes(), last) == nil {
+			break
+		}
+		if i == 500 {
+			t.Fatalf("no map proof of the last credential: %d %v %s", status, err, buf.Bytes())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	r, err := runRead(t.Context(), readConfig{URL: s.url, Mode: "maps", Seed: "maps", Events: n,
+		Concurrency: 4, Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK == 0 || r.OK != r.Requests || len(r.Errors) != 0 {
+		t.Fatalf("%+v", r)
+	}
+
+	// Credentials another seed would have written are absent from the
+	// map: the server proves their absence, which is not the status asked.
+	r, err = runRead(t.Context(), readConfig{URL: s.url, Mode: "maps", Seed: "other", Events: n,
+		Concurrency: 2, Duration: 100 * time.Millisecond}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK != 0 || r.Errors["bad answer"] != r.Requests || r.Requests == 0 {
+		t.Fatalf("map proofs of unwritten credentials: %+v", r)
+	}
+}
+
 // TestCommandLine runs keygen, write and read as command lines, with JSON
 // reports.
 func TestCommandLine(t *testing.T) {
@@ -234,6 +289,7 @@ func TestCommandLine(t *testing.T) {
 		{"write"},
 		{"write", "-key", "k", "-batch", "0"},
 		{"read", "-mode", "maps"},
+		{"read", "-mode", "frob", "-events", "5"},
 		{"read", "-mode", "lookups"},
 		{"keygen", "extra"},
 	} {

@@ -6,7 +6,7 @@
 //
 //	credload keygen -dir DIR
 //	credload write -url URL -key DIR/load.example.key [-events N] [-concurrency C] [-batch B] [-rate R] [-wait] [-seed S] [-first F] [-poll D] [-json]
-//	credload read -url URL -mode tiles|proofs|lookups [-concurrency C] [-duration D] [-warmup D] [-seed S] [-events N] [-gzip] [-json]
+//	credload read -url URL -mode tiles|proofs|lookups|maps [-concurrency C] [-duration D] [-warmup D] [-seed S] [-events N] [-gzip] [-json]
 //
 // # Keys
 //
@@ -44,8 +44,12 @@
 // read sends warm reads for -duration, after a -warmup that is not
 // counted: full level-0 tiles and entry bundles below the current
 // checkpoint size (tiles), server-built inclusion proofs at the current
-// checkpoint size (proofs), or credential lookups of events 0 to N-1 that
-// write wrote with the same -seed (lookups).
+// checkpoint size (proofs), credential lookups of events 0 to N-1 that
+// write wrote with the same -seed (lookups), or the credential status
+// proofs of the same credentials from the verifiable map (maps). Each
+// answer is checked: a map proof must show the credential active in the
+// map of the map-root entry served with it, so the events must be older
+// than the latest map-root entry (map_epoch).
 //
 // # Reports
 //
@@ -81,7 +85,7 @@ func main() {
 const usage = `usage:
   credload keygen -dir DIR
   credload write -url URL -key DIR/load.example.key [flags]
-  credload read -url URL -mode tiles|proofs|lookups [flags]
+  credload read -url URL -mode tiles|proofs|lookups|maps [flags]
 Run "credload <command> -h" for a command's flags.
 `
 
