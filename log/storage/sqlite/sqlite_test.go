@@ -207,21 +207,20 @@ func TestCloseTwice(t *testing.T) {
 	s.Close()
 }
 
-// BenchmarkWriteNodes measures the writes of a map-root entry's map
-// update: a Diff of 8,192 changed keys written into a stored map of
-// 200,000 (WriteNodes, the statements of Commit's). One op is one Diff;
-// it also reports nodes/s.
-func BenchmarkWriteNodes(b *testing.B) {
+// benchMap is a stored map of 200,000 keys ("key 0", "key 1", ...) for the
+// map benchmarks, and update, which computes the Diff that sets n keys
+// from first to value.
+func benchMap(b *testing.B) (s *sqlite.Storage, update func(first, n int, value string) *vmap.Diff) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	update := func(first, n int, value string) *vmap.Diff {
+	b.Cleanup(func() { s.Close() })
+	update = func(first, n int, value string) *vmap.Diff {
 		ups := make([]vmap.Update, n)
 		for i := range ups {
-			ups[i] = vmap.Update{Key: sha256.Sum256(fmt.Appendf(nil, "key %d", first+i)), Value: []byte(value)}
+			ups[i] = vmap.Update{Key: benchKey(first + i), Value: []byte(value)}
 		}
 		d, err := vmap.NewTree(s).Update(ctx, ups)
 		if err != nil {
@@ -229,16 +228,30 @@ func BenchmarkWriteNodes(b *testing.B) {
 		}
 		return d
 	}
-	for first := 0; first < 200_000; first += 50_000 {
+	for first := 0; first < benchKeys; first += 50_000 {
 		if err := s.WriteNodes(ctx, update(first, 50_000, "first value").Writes); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return s, update
+}
+
+const benchKeys = 200_000
+
+func benchKey(i int) vmap.Key { return sha256.Sum256(fmt.Appendf(nil, "key %d", i)) }
+
+// BenchmarkWriteNodes measures the writes of a map-root entry's map
+// update: a Diff of 8,192 changed keys written into a stored map of
+// 200,000 (WriteNodes, the statements of Commit's). One op is one Diff;
+// it also reports nodes/s.
+func BenchmarkWriteNodes(b *testing.B) {
+	ctx := context.Background()
+	s, update := benchMap(b)
 	nodes := 0
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		d := update((i*8192)%200_000, 8192, fmt.Sprint("value ", i))
+		d := update((i*8192)%benchKeys, 8192, fmt.Sprint("value ", i))
 		nodes += len(d.Writes)
 		b.StartTimer()
 		if err := s.WriteNodes(ctx, d.Writes); err != nil {
@@ -246,4 +259,32 @@ func BenchmarkWriteNodes(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(nodes)/b.Elapsed().Seconds(), "nodes/s")
+}
+
+// BenchmarkMapReads measures the map's reads in a stored map of 200,000
+// keys: a proof of a key (what the map endpoints serve), and the reads of
+// an update of 1,024 keys (what the log's map worker does for a batch),
+// whose writes are not stored.
+func BenchmarkMapReads(b *testing.B) {
+	ctx := context.Background()
+	s, update := benchMap(b)
+	tree := vmap.NewTree(s)
+	b.Run("prove", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, v, err := tree.Prove(ctx, benchKey(i*7919%benchKeys)); err != nil || v == nil {
+				b.Fatalf("prove: %v (value %q)", err, v)
+			}
+			i++
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
+	})
+	b.Run("update", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			update(i*1024%benchKeys, 1024, "new value")
+			i++
+		}
+		b.ReportMetric(float64(1024*b.N)/b.Elapsed().Seconds(), "keys/s")
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/vmap"
@@ -17,36 +18,138 @@ import (
 // transaction per call, so that a call sees one committed map.
 func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
 	// Prepared once per pool, outside the transaction (see txStmt).
-	st, err := s.stmt(ctx, readNodeQuery)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't prepare: %w", err)
+	var prepared [1 + len(readNodesSizes)]*sql.Stmt
+	for i, q := range readNodesQueries {
+		st, err := s.stmt(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't prepare: %w", err)
+		}
+		prepared[i] = st
 	}
 	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't begin map read: %w", err)
 	}
 	defer tx.Rollback()
-	return readNodes(ctx, tx.StmtContext(ctx, st), ids)
+	var inTx [len(prepared)]*sql.Stmt
+	stmt := func(i int) *sql.Stmt {
+		if inTx[i] == nil {
+			inTx[i] = tx.StmtContext(ctx, prepared[i])
+		}
+		return inTx[i]
+	}
+	return readNodes(ctx, stmt, ids)
 }
 
 const readNodeQuery = "SELECT node FROM map_nodes WHERE tier = ? AND prefix = ? AND depth = ?"
 
-func readNodes(ctx context.Context, st *sql.Stmt, ids []vmap.NodeID) ([]vmap.Node, error) {
+// readNodesSizes are the numbers of positions the statements that read
+// several nodes at once name. A call reads its positions in statements of
+// the largest size, and the rest in the smallest statement that holds
+// them, its last position repeated to fill it: one statement run instead
+// of one per position, most of the cost of a read of a few positions
+// (a map proof names 80).
+var readNodesSizes = [...]int{4, 16, 64}
+
+// readNodesQueries are readNodeQuery, then the statements of
+// readNodesSizes.
+var readNodesQueries = func() []string {
+	q := []string{readNodeQuery}
+	for _, n := range readNodesSizes {
+		q = append(q, "SELECT depth, prefix, node FROM map_nodes WHERE (tier, prefix, depth) IN (VALUES "+
+			strings.Repeat("(?, ?, ?), ", n-1)+"(?, ?, ?))")
+	}
+	return q
+}()
+
+// readNodes reads the nodes at ids with the statements of
+// readNodesQueries: stmt(i) returns that of readNodesQueries[i].
+func readNodes(ctx context.Context, stmt func(i int) *sql.Stmt, ids []vmap.NodeID) ([]vmap.Node, error) {
 	out := make([]vmap.Node, len(ids))
-	for i, id := range ids {
-		var b []byte
-		err := st.QueryRowContext(ctx, tierOf(id.Depth), id.PrefixBytes(), id.Depth).Scan(&b)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+	if len(ids) == 1 {
+		return out, readNode(ctx, stmt(0), ids[0], &out[0])
+	}
+	args := make([]any, 0, 3*readNodesSizes[len(readNodesSizes)-1])
+	first := make(map[vmap.NodeID]int)
+	for base := 0; base < len(ids); {
+		chunk := ids[base:min(base+readNodesSizes[len(readNodesSizes)-1], len(ids))]
+		size := 0
+		for size < len(readNodesSizes)-1 && readNodesSizes[size] < len(chunk) {
+			size++
 		}
-		if err != nil {
-			return nil, fmt.Errorf("couldn't read map node %s: %w", id, err)
+		args = args[:0]
+		clear(first)
+		for i, id := range chunk {
+			args = append(args, tierOf(id.Depth), id.PrefixBytes(), id.Depth)
+			if _, ok := first[id]; !ok {
+				first[id] = i
+			}
 		}
-		if out[i], err = vmap.ParseNode(id, b); err != nil {
-			return nil, fmt.Errorf("storage: map node %s: %w", id, err)
+		for len(args) < 3*readNodesSizes[size] {
+			args = append(args, args[len(args)-3:]...)
 		}
+		if err := readChunk(ctx, stmt(1+size), args, first, out[base:]); err != nil {
+			return nil, err
+		}
+		// A position named twice has the node read for the first.
+		for i, id := range chunk {
+			if j := first[id]; j != i {
+				out[base+i] = out[base+j]
+			}
+		}
+		base += len(chunk)
 	}
 	return out, nil
+}
+
+// readChunk runs st, one of the statements of readNodesSizes, with args,
+// and puts each node it returns in out at the index first gives its
+// position.
+func readChunk(ctx context.Context, st *sql.Stmt, args []any, first map[vmap.NodeID]int, out []vmap.Node) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("couldn't read map nodes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var depth int
+		var prefix, b sql.RawBytes
+		if err := rows.Scan(&depth, &prefix, &b); err != nil {
+			return fmt.Errorf("couldn't read map nodes: %w", err)
+		}
+		id, err := vmap.ParseNodeID(depth, prefix)
+		if err != nil {
+			return fmt.Errorf("storage: map node at depth %d, prefix %x: %w", depth, prefix, err)
+		}
+		i, ok := first[id]
+		if !ok {
+			return fmt.Errorf("storage: map node %s read but not asked for", id)
+		}
+		if out[i], err = vmap.ParseNode(id, b); err != nil {
+			return fmt.Errorf("storage: map node %s: %w", id, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("couldn't read map nodes: %w", err)
+	}
+	return nil
+}
+
+// readNode reads the node at id into n, which it leaves empty if nothing
+// is stored there.
+func readNode(ctx context.Context, st *sql.Stmt, id vmap.NodeID, n *vmap.Node) error {
+	var b []byte
+	err := st.QueryRowContext(ctx, tierOf(id.Depth), id.PrefixBytes(), id.Depth).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't read map node %s: %w", id, err)
+	}
+	if *n, err = vmap.ParseNode(id, b); err != nil {
+		return fmt.Errorf("storage: map node %s: %w", id, err)
+	}
+	return nil
 }
 
 // WriteNodes implements vmap.NodeWriter: it writes nodes outside any log
@@ -166,12 +269,12 @@ func writeMap(ctx context.Context, tx batchTx, b *storage.Batch) error {
 	if err != nil {
 		return err
 	}
-	root, err := readNodes(ctx, st, []vmap.NodeID{vmap.RootID})
-	if err != nil {
+	var root vmap.Node
+	if err := readNode(ctx, st, vmap.RootID, &root); err != nil {
 		return err
 	}
-	if root[0].Hash != d.Base {
-		return fmt.Errorf("storage: map update applies to map root %x, but the stored map root is %x", d.Base, root[0].Hash)
+	if root.Hash != d.Base {
+		return fmt.Errorf("storage: map update applies to map root %x, but the stored map root is %x", d.Base, root.Hash)
 	}
 	if err := writeNodes(ctx, tx, d.Writes); err != nil {
 		return err

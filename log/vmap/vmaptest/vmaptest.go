@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"Empty", testEmpty},
 		{"RoundTrip", testRoundTrip},
 		{"Replace", testReplace},
+		{"ManyPositions", testManyPositions},
 		{"AtomicRejection", testAtomicRejection},
 		{"NoAliasing", testNoAliasing},
 		{"Tree", testTree},
@@ -105,6 +106,42 @@ func testRoundTrip(t *testing.T, s Store) {
 	}
 	if !equal(got[len(ws)], ws[0].Node) || got[len(ws)+1].Kind != vmap.KindEmpty {
 		t.Errorf("repeated or empty position read wrong: %+v, %+v", got[len(ws)], got[len(ws)+1])
+	}
+}
+
+// testManyPositions reads lists of positions of many lengths, stored,
+// empty and repeated ones mixed, as a store that reads several positions
+// at once must answer them: each at its own index.
+func testManyPositions(t *testing.T, s Store) {
+	var ws []vmap.NodeWrite
+	for i := range 100 {
+		k := key(1000 + i)
+		n := vmap.Node{Kind: vmap.KindInterior, Hash: vmap.Hash{byte(i), 1}}
+		if i%2 == 0 {
+			n = vmap.NewLeaf(k, fmt.Appendf(nil, "value %d", i))
+		}
+		ws = append(ws, vmap.NodeWrite{ID: vmap.PathID(k, 20+i%5), Node: n})
+	}
+	write(t, s, ws...)
+	for _, n := range []int{1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 65, 129, 200} {
+		ids := make([]vmap.NodeID, n)
+		want := make([]vmap.Node, n)
+		for i := range ids {
+			switch w := ws[(i*37)%len(ws)]; {
+			case i%3 == 2:
+				ids[i] = vmap.PathID(key(5000+i), 30) // nothing stored there
+			case i%7 == 6:
+				ids[i], want[i] = ids[i-1], want[i-1] // the same again
+			default:
+				ids[i], want[i] = w.ID, w.Node
+			}
+		}
+		got := read(t, s, ids...)
+		for i := range ids {
+			if !equal(got[i], want[i]) {
+				t.Fatalf("%d positions: at %d (%s), read %+v, want %+v", n, i, ids[i], got[i], want[i])
+			}
+		}
 	}
 }
 
