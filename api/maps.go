@@ -78,7 +78,7 @@ func (s *Server) mapProof(ctx context.Context, key vmap.Key) (*MapProofResponse,
 	if err != nil {
 		return nil, fmt.Errorf("no map-root entry yet: %w", err)
 	}
-	proof, value, err := vmap.NewTree(s.store).Prove(ctx, key)
+	proof, value, err := s.mapTree.Prove(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't prove: %w", err)
 	}

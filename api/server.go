@@ -14,6 +14,7 @@ import (
 
 	"github.com/credlog/credlog/log/sequencer"
 	"github.com/credlog/credlog/log/storage"
+	"github.com/credlog/credlog/log/vmap"
 )
 
 // Limits on request bodies.
@@ -64,6 +65,9 @@ type Server struct {
 	nodes *lru[*subtrees]
 	// published are sizes known to have a published checkpoint.
 	published sizeSet
+	// mapTree proves map keys: one Tree for all requests, so that its
+	// reads are sized by the depth of the proofs it built before.
+	mapTree *vmap.Tree
 }
 
 // NewServer returns the log's HTTP handler.
@@ -86,7 +90,8 @@ func NewServer(cfg Config) *Server {
 	if cfg.ReadCache <= 0 {
 		cfg.ReadCache = DefaultReadCache
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache(cfg.ReadCache), nodes: newNodeCache(cfg.ReadCache / nodeCacheShare)}
+	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache(cfg.ReadCache), nodes: newNodeCache(cfg.ReadCache / nodeCacheShare),
+		mapTree: vmap.NewTree(cfg.Storage)}
 	s.bundles = s.tiles.lru
 	r := s.router
 	r.HandleFunc("/checkpoint", s.serveCheckpoint).Methods(http.MethodGet, http.MethodHead)

@@ -166,14 +166,48 @@ func (p *Proof) root(key Key, h Hash) Hash {
 // happens for one key in a thousand.
 const proveChunk = 40
 
+// proveMargin is how many levels past the mean depth of its paths so far
+// a Tree's Prove reads first. The depths of the paths of random keys
+// spread by a level or two about their mean, so that a few proofs in a
+// hundred need a second read; with proveChunk levels, most of the
+// positions read would be below the path's end, in a map of a few
+// million keys as in one of a billion.
+const proveMargin = 4
+
+// firstChunk returns how many levels Prove reads first.
+func (t *Tree) firstChunk() int {
+	if m := t.proofDepth.Load(); m > 0 {
+		return min(int(m+15)/16+proveMargin, proveChunk)
+	}
+	return proveChunk
+}
+
+// recordDepth folds the depth at which a proof's path ended into the
+// Tree's running mean (weight 1/8, in sixteenths).
+func (t *Tree) recordDepth(depth int) {
+	d := int32(min(depth, proveChunk)) * 16
+	for {
+		m := t.proofDepth.Load()
+		next := d
+		if m > 0 {
+			next = m + (d-m)/8
+		}
+		if next == m || t.proofDepth.CompareAndSwap(m, next) {
+			return
+		}
+	}
+}
+
 // Prove returns the proof of key's value, or of its absence, and the value
 // (nil if key is absent).
 func (t *Tree) Prove(ctx context.Context, key Key) (*Proof, []byte, error) {
 	p := &Proof{}
+	chunk := t.firstChunk()
 	for depth := 0; ; {
 		// The path's nodes and their siblings from depth on, read at
-		// once; most of them are usually not needed.
-		end := min(depth+proveChunk, KeyBits+1)
+		// once; some of them are usually not needed.
+		end := min(depth+chunk, KeyBits+1)
+		chunk = proveChunk
 		ids := make([]NodeID, 0, 2*(end-depth))
 		for d := depth; d < end; d++ {
 			ids = append(ids, PathID(key, d))
@@ -206,6 +240,7 @@ func (t *Tree) Prove(ctx context.Context, key Key) (*Proof, []byte, error) {
 				p.Siblings = append(p.Siblings, sib.Hash)
 			}
 			if n.Kind != KindInterior {
+				t.recordDepth(depth)
 				return finish(p, key, n)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"sync/atomic"
 )
 
 // ErrCorrupt is wrapped by the errors of a Tree whose store does not hold
@@ -17,10 +18,15 @@ import (
 var ErrCorrupt = errors.New("vmap: store does not hold a canonical tree")
 
 // Tree is a verifiable map whose nodes are in a NodeReader. A Tree holds
-// no state of its own: it reads the tree from its store at each call.
+// no state of its own but a hint of how deep proofs' paths go, which
+// sizes Prove's reads: it reads the tree from its store at each call. A
+// Tree may be used by several goroutines at once.
 type Tree struct {
 	r        NodeReader
 	parDepth int // subtrees above this depth are computed in parallel
+	// proofDepth is a running mean, in sixteenths, of the depth at which
+	// the paths of the Tree's proofs ended; 0 before the first.
+	proofDepth atomic.Int32
 }
 
 // NewTree returns the tree stored in r.

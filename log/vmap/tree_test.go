@@ -299,6 +299,41 @@ func TestDeepestKeys(t *testing.T) {
 	checkStore(t, s, m)
 }
 
+// TestProveReadsPastItsHint proves, with one Tree, keys of a map of
+// random keys until its first read is sized for them, then keys whose
+// paths go much deeper (to depth 256): the proofs must be those of a
+// fresh Tree, whatever the first read missed.
+func TestProveReadsPastItsHint(t *testing.T) {
+	g := newKeyGen(7, false)
+	s, m := NewMemoryStore(), refMap{}
+	apply(t, s, m, g.randomBatch(m, 2000))
+	var a Key
+	for i := range a {
+		a[i] = 0xc3
+	}
+	b, c := a, a
+	b[31] ^= 1
+	c[20] ^= 1
+	d := apply(t, s, m, []Update{{Key: a, Value: []byte("a")}, {Key: b, Value: []byte("b")}, {Key: c, Value: []byte("c")}})
+	tree := NewTree(s)
+	for range 300 {
+		checkProof(t, tree, m, d.Root, g.key())
+	}
+	if first := tree.firstChunk(); first >= proveChunk {
+		t.Fatalf("after 300 proofs in a map of %d keys, Prove first reads %d levels", len(m), first)
+	}
+	for _, k := range []Key{a, b, c, g.key(), a} {
+		got := checkProof(t, tree, m, d.Root, k)
+		p, _, err := NewTree(s).Prove(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := p.Marshal(); !bytes.Equal(got, want) {
+			t.Fatalf("proof of %s differs from a fresh Tree's", k)
+		}
+	}
+}
+
 func TestUpdateRejectsRepeatedKey(t *testing.T) {
 	_, err := NewTree(NewMemoryStore()).Update(context.Background(), []Update{{Key: Key{1}, Value: []byte{1}}, {Key: Key{1}}})
 	if err == nil {
