@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -209,7 +208,7 @@ func TestReadMaps(t *testing.T) {
 	last := credentialID("maps", n-1)
 	var buf bytes.Buffer
 	for i := 0; ; i++ {
-		status, err := tg.do(t.Context(), "/map/credential/"+hex.EncodeToString(last[:])+"?issuer="+issuerName, nil, &buf)
+		status, err := tg.do(t.Context(), mapPath(last), nil, &buf)
 		if err == nil && status == http.StatusOK && checkMapProof(buf.Bytes(), last) == nil {
 			break
 		}

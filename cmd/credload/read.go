@@ -189,7 +189,7 @@ func newProbe(t *target, c readConfig, size uint64) (probe, error) {
 	case "maps":
 		return func(ctx context.Context, rng *rand.Rand, buf *bytes.Buffer) (int, error) {
 			id := credentialID(c.Seed, rng.IntN(c.Events))
-			status, err := t.do(ctx, "/map/credential/"+hex.EncodeToString(id[:])+"?issuer="+issuerName, nil, buf)
+			status, err := t.do(ctx, mapPath(id), nil, buf)
 			return answer(status, err, err == nil && status == http.StatusOK && checkMapProof(buf.Bytes(), id) == nil)
 		}, nil
 	default:
@@ -201,6 +201,12 @@ func newProbe(t *target, c readConfig, size uint64) (probe, error) {
 			return answer(status, err, ok)
 		}, nil
 	}
+}
+
+// mapPath is the path of the map proof of credential id of the load
+// issuer.
+func mapPath(id entry.Hash) string {
+	return "/map/credential/" + hex.EncodeToString(id[:]) + "?issuer=" + issuerName
 }
 
 // checkMapProof checks a map proof answer as a relying party would,
