@@ -29,6 +29,7 @@ import (
 type mapWorker struct {
 	cache *vmap.Cache // the stored map (its top levels in memory)
 	tree  *vmap.Tree  // over overlayReader{w}
+	chunk int         // the most updates one Tree.Update applies
 
 	mu    sync.Mutex
 	cond  *sync.Cond
@@ -52,7 +53,7 @@ type mapWorker struct {
 }
 
 func newMapWorker(cache *vmap.Cache) *mapWorker {
-	w := &mapWorker{cache: cache, index: make(map[vmap.NodeID]int32), done: make(chan struct{})}
+	w := &mapWorker{cache: cache, chunk: mapApplyChunk, index: make(map[vmap.NodeID]int32), done: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
 	w.tree = vmap.NewTree(overlayReader{w})
 	return w
@@ -122,6 +123,16 @@ func (w *mapWorker) run(ctx context.Context) {
 	}
 }
 
+// mapApplyChunk is the most updates the map worker applies in one
+// Tree.Update. An update holds the nodes it reads and builds until it
+// returns (BenchmarkUpdate in package vmap allocates some 11 KB per
+// key), while the overlay keeps only the writes: batches that queued up
+// while the worker was busy (a restart, a pause of the collector) would
+// otherwise make one update of tens of thousands of keys, and a peak of
+// heap that the overlay never needs. A batch of 1,000 events makes
+// about 2,000 updates.
+const mapApplyChunk = 2048
+
 // apply applies batches of updates, in order, to the overlay.
 func (w *mapWorker) apply(ctx context.Context, jobs [][]vmap.Update) error {
 	w.reindex()
@@ -134,22 +145,26 @@ func (w *mapWorker) apply(ctx context.Context, jobs [][]vmap.Update) error {
 		}
 		ups = p.Updates()
 	}
-	d, err := w.tree.Update(ctx, ups)
-	if err != nil {
-		return err
-	}
-	if d.Base != w.root {
-		return errors.New("sequencer: map overlay out of step with its root")
-	}
-	for _, wr := range d.Writes {
-		if i, ok := w.index[wr.ID]; ok {
-			w.writes[i].Node = wr.Node
-		} else {
-			w.index[wr.ID] = int32(len(w.writes))
-			w.writes = append(w.writes, wr)
+	// ups has at most one update per key, so its chunks may be applied
+	// one after the other.
+	for c := range slices.Chunk(ups, w.chunk) {
+		d, err := w.tree.Update(ctx, c)
+		if err != nil {
+			return err
 		}
+		if d.Base != w.root {
+			return errors.New("sequencer: map overlay out of step with its root")
+		}
+		for _, wr := range d.Writes {
+			if i, ok := w.index[wr.ID]; ok {
+				w.writes[i].Node = wr.Node
+			} else {
+				w.index[wr.ID] = int32(len(w.writes))
+				w.writes = append(w.writes, wr)
+			}
+		}
+		w.root = d.Root
 	}
-	w.root = d.Root
 	return nil
 }
 

@@ -14,10 +14,18 @@ import (
 // reference map updated all at once, through map-root entries that
 // commit and some that do not: after a diff that was not committed, the
 // overlay (sorted in place by diff) goes on, with keys updated again.
+// The worker applies batches whole, and in chunks of a few keys.
 func TestMapWorkerDiffNotCommitted(t *testing.T) {
+	for _, chunk := range []int{mapApplyChunk, 7} {
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) { testMapWorkerDiffNotCommitted(t, chunk) })
+	}
+}
+
+func testMapWorkerDiffNotCommitted(t *testing.T, chunk int) {
 	ctx := context.Background()
 	store := vmap.NewMemoryStore()
 	w := newMapWorker(vmap.NewCache(store, 6))
+	w.chunk = chunk
 	if _, err := w.init(ctx); err != nil {
 		t.Fatal(err)
 	}
