@@ -57,6 +57,16 @@ type Config struct {
 	// MapIdle is the longest the log goes without a map-root entry when
 	// nothing changes, so that status proofs stay fresh. Default "5m".
 	MapIdle Duration `json:"map_idle"`
+	// MapMaxPending bounds the credentials and subjects changed since the
+	// latest map-root entry: past it, a map-root entry is appended before
+	// map_epoch is over. The map nodes written since the latest map-root
+	// entry are held in memory, so this bounds most of the server's heap
+	// under load (docs/OPERATIONS.md). Default 65536.
+	MapMaxPending int `json:"map_max_pending"`
+	// SQLiteCacheMiB is the page cache of the SQLite connection that
+	// commits, through which the sequencer reads, in MiB. It is outside
+	// Go's heap. Default 32; only without database.
+	SQLiteCacheMiB int `json:"sqlite_cache_mib"`
 	// QueueSize bounds the events waiting for the sequencer; beyond it
 	// submissions get 503. Default 65536.
 	QueueSize int `json:"queue_size"`
@@ -165,8 +175,11 @@ func (c *Config) SetDefaults() error {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
-	if c.BatchMaxEntries < 0 || c.QueueSize < 0 || c.MaxBatchBody < 0 || c.ReadCache < 0 {
-		return errors.New("batch_max_entries, queue_size, max_batch_body and read_cache must not be negative")
+	if c.BatchMaxEntries < 0 || c.QueueSize < 0 || c.MaxBatchBody < 0 || c.ReadCache < 0 || c.MapMaxPending < 0 || c.SQLiteCacheMiB < 0 {
+		return errors.New("batch_max_entries, queue_size, max_batch_body, read_cache, map_max_pending and sqlite_cache_mib must not be negative")
+	}
+	if c.SQLiteCacheMiB != 0 && c.Database != "" {
+		return errors.New("sqlite_cache_mib is for SQLite: leave it out with database")
 	}
 	if c.MaxConns < 0 {
 		return errors.New("max_conns must not be negative")

@@ -46,7 +46,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(addr 
 	if cfg.Database != "" {
 		return runShared(ctx, cfg, signer, logger, ready)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "log.db"))
+	store, err := sqlite.OpenWith(ctx, filepath.Join(cfg.DataDir, "log.db"), sqlite.Options{WriterCacheMiB: cfg.SQLiteCacheMiB})
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func newSequencer(ctx context.Context, cfg *Config, signer *keys.Signer, store s
 	return sequencer.New(ctx, sequencer.Config{
 		Signer: signer, Storage: store, Logger: logger, Metrics: sequencer.NewMetrics(reg),
 		MaxBatch: cfg.BatchMaxEntries, MaxAge: cfg.BatchMaxAge.Duration, QueueSize: cfg.QueueSize,
-		MapEpoch: cfg.MapEpoch.Duration, MapIdle: cfg.MapIdle.Duration,
+		MapEpoch: cfg.MapEpoch.Duration, MapIdle: cfg.MapIdle.Duration, MapMaxPending: cfg.MapMaxPending,
 		Publish: publish,
 	})
 }

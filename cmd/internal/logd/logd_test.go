@@ -55,6 +55,9 @@ func TestSetDefaultsRejects(t *testing.T) {
 		"bad origin":        {Origin: "has space"},
 		"negative queue":    {QueueSize: -1},
 		"negative cache":    {ReadCache: -1},
+		"negative pending":  {MapMaxPending: -1},
+		"negative sqlite":   {SQLiteCacheMiB: -1},
+		"sqlite cache, pg":  {SQLiteCacheMiB: 8, Database: "postgres://localhost/credlog"},
 		"issuer twice":      {Issuers: []IssuerConfig{{Name: "a"}, {Name: "a"}}},
 		"issuer is the log": {Origin: "log", Issuers: []IssuerConfig{{Name: "log"}}},
 	} {
@@ -144,6 +147,21 @@ func startWith(t *testing.T, cfg Config, logger *slog.Logger) *running {
 	return nil
 }
 
+// logVerifier returns the verifier of the log key that credlogd wrote in
+// dir, and the key file's content.
+func logVerifier(t *testing.T, dir string) (note.Verifier, []byte) {
+	t.Helper()
+	vkey, err := os.ReadFile(filepath.Join(dir, "log.vkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, vkey
+}
+
 // waitSize polls the checkpoint until it reaches size.
 func waitSize(t *testing.T, r *running, v note.Verifier, origin string, size uint64) *log.Checkpoint {
 	t.Helper()
@@ -180,14 +198,7 @@ func TestRunRestart(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("log key: %v, mode %v", err, fi.Mode())
 	}
-	vkey, err := os.ReadFile(filepath.Join(dir, "log.vkey"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, vkey := logVerifier(t, dir)
 	waitSize(t, r, v, cfg.Origin, 1) // the issuer's registration
 	first := iss.issue(t, 1)
 	res, err := r.c.SubmitBatch(ctx, [][]byte{first, iss.issue(t, 2), iss.issue(t, 3)}, true)
@@ -238,6 +249,30 @@ func TestRunRestart(t *testing.T) {
 	next, err := r.c.Submit(ctx, iss.issue(t, 4), true)
 	if err != nil || next.Index != 4 {
 		t.Fatalf("append after restart: %+v, %v", next, err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMapMaxPending checks that map_max_pending reaches the sequencer:
+// with the map epoch an hour away, the two credentials and two subjects
+// of two issue events make it append a map-root entry at once.
+func TestMapMaxPending(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	iss := newIssuer(t, "id.example.gov")
+	cfg := Config{Origin: "log.example/credlog", DataDir: dir, Listen: "127.0.0.1:0",
+		MapMaxPending: 4, SQLiteCacheMiB: 8, Issuers: []IssuerConfig{iss.cfg}}
+	r := start(t, cfg)
+	v, _ := logVerifier(t, dir)
+	waitSize(t, r, v, cfg.Origin, 1) // the issuer's registration
+	if _, err := r.c.SubmitBatch(context.Background(), [][]byte{iss.issue(t, 1), iss.issue(t, 2)}, true); err != nil {
+		t.Fatal(err)
+	}
+	waitSize(t, r, v, cfg.Origin, 4)
+	mp, err := r.c.MapCredential(context.Background(), iss.cfg.Name, sha256.Sum256([]byte("credential 2")))
+	if err != nil || mp.MapRootIndex != 3 || len(mp.Value) == 0 {
+		t.Fatalf("map proof of credential 2: %+v, %v; want one from the map-root entry at index 3", mp, err)
 	}
 	if err := r.stop(); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/credlog/credlog/api"
 	"github.com/credlog/credlog/log/storage/postgres/pgtest"
@@ -44,14 +43,7 @@ func TestSharedDatabase(t *testing.T) {
 	cfg := Config{Origin: "log.example/credlog", DataDir: dir, Database: dsn, Listen: "127.0.0.1:0",
 		BatchMaxAge: Duration{2 * time.Millisecond}, Issuers: []IssuerConfig{iss.cfg}}
 	a := start(t, cfg)
-	vkey, err := os.ReadFile(filepath.Join(dir, "log.vkey"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, _ := logVerifier(t, dir)
 	waitSize(t, a, v, cfg.Origin, 1) // the issuer's registration
 	b := start(t, cfg)
 	if h := health(t, b); !strings.Contains(h, "standby") {

@@ -103,7 +103,7 @@ func (s *Storage) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.St
 // last read, so the readers of a log that commits several times a second
 // read every page from the file again; the writer's cache stays warm
 // across its own commits. The view reads through the writer connection,
-// whose page cache is also larger (writerCacheKiB).
+// whose page cache is also larger (Options.WriterCacheMiB).
 func (s *Storage) ForWriter() storage.Storage {
 	if s.w == nil || s.view {
 		return s
@@ -111,9 +111,17 @@ func (s *Storage) ForWriter() storage.Storage {
 	return &Storage{w: s.w, r: s.wr, wr: s.wr, view: true}
 }
 
-// writerCacheKiB is the writer connection's page cache: the sequencer's
-// reads (leaf hashes, state, map nodes) go through it.
-const writerCacheKiB = 32 << 10
+// Options tune an SQLite store. The zero value takes the defaults.
+type Options struct {
+	// WriterCacheMiB is the writer connection's page cache, in MiB
+	// (default 32). The sequencer's reads (leaf hashes, state, map
+	// nodes) go through it; it lives outside Go's heap, so a memory
+	// limit given to Go does not count it.
+	WriterCacheMiB int
+}
+
+// defaultWriterCacheMiB is Options.WriterCacheMiB's default.
+const defaultWriterCacheMiB = 32
 
 const schema = `
 CREATE TABLE IF NOT EXISTS tree (
@@ -268,16 +276,28 @@ func migrateMapNodes(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// Open opens (creating if needed) the database at path. A database of an
-// earlier schema version is migrated (see migrate).
+// Open opens (creating if needed) the database at path, with the default
+// Options. A database of an earlier schema version is migrated (see
+// migrate).
 func Open(ctx context.Context, path string) (*Storage, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*Storage, error) {
+	if o.WriterCacheMiB < 0 {
+		return nil, fmt.Errorf("sqlite: negative writer cache %d MiB", o.WriterCacheMiB)
+	}
+	if o.WriterCacheMiB == 0 {
+		o.WriterCacheMiB = defaultWriterCacheMiB
+	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
-	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheKiB))
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", o.WriterCacheMiB<<10))
 	q.Add("_pragma", "wal_autocheckpoint(0)") // see checkpoints
 	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
