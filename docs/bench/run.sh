@@ -4,7 +4,7 @@
 set -u
 TAG=$1; BIN=$2; ROUNDS=$3
 rm -rf data_$TAG; mkdir data_$TAG
-env ${ENVV:-X=1} bin/$BIN -config cfg.json -data data_$TAG -issuer keys/load.example > srv_$TAG.log 2>&1 &
+env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data data_$TAG -issuer keys/load.example > srv_$TAG.log 2>&1 &
 SP=$!
 sleep 2
 : > rss_$TAG.txt
