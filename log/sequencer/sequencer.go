@@ -85,6 +85,10 @@ type Config struct {
 	// subjects) pending between map-root entries: past it, a map-root
 	// entry is appended without waiting for the epoch (default 65536).
 	MapMaxPending int
+	// MapCacheDepth is how many levels of the map the map worker keeps in
+	// memory (vmap.Cache), at most 24 (default 18: at most 262,143
+	// positions, their hashes in 8.7 MiB, and the leaves among them).
+	MapCacheDepth int
 	// MapIdle is the longest the log goes without a map-root entry, even
 	// when nothing changed, so that status proofs stay fresh (default
 	// 5m).
@@ -94,10 +98,6 @@ type Config struct {
 	// Metrics, if set, receives the log's measurements.
 	Metrics *Metrics
 }
-
-// mapCacheDepth is how many levels of the map the sequencer keeps in
-// memory (vmap.Cache): at most 262,143 positions, in some 8.7 MiB.
-const mapCacheDepth = 18
 
 // Log is a running log's write path.
 type Log struct {
@@ -165,6 +165,12 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.MapMaxPending <= 0 {
 		cfg.MapMaxPending = 65536
 	}
+	if cfg.MapCacheDepth <= 0 {
+		cfg.MapCacheDepth = 18
+	}
+	if cfg.MapCacheDepth > vmap.MaxCacheDepth {
+		return nil, fmt.Errorf("sequencer: MapCacheDepth %d is more than %d", cfg.MapCacheDepth, vmap.MaxCacheDepth)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -198,7 +204,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		log:         cfg.Logger,
 		m:           cfg.Metrics,
 		builder:     b,
-		mapWork:     newMapWorker(vmap.NewCache(rd, mapCacheDepth)),
+		mapWork:     newMapWorker(vmap.NewCache(rd, cfg.MapCacheDepth)),
 		lastMapRoot: time.Now(),
 		keys:        make(map[string]issuerKey),
 		committed:   ts.Size,

@@ -22,6 +22,7 @@ import (
 	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/storage/faulty"
 	"github.com/credlog/credlog/log/storage/sqlite"
+	"github.com/credlog/credlog/log/vmap"
 	"github.com/credlog/credlog/log/vrf"
 )
 
@@ -254,6 +255,21 @@ func TestOverload(t *testing.T) {
 	}
 	if !overloaded {
 		t.Fatal("a full queue accepted a third event")
+	}
+}
+
+// TestMapCacheDepthRefused: a map cache deeper than a vmap.Cache can be
+// is refused, not silently made shallower.
+func TestMapCacheDepthRefused(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	st, err := sqlite.Open(context.Background(), filepath.Join(e.dir, "log.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := sequencer.New(context.Background(), sequencer.Config{Signer: e.logKey, Storage: st, MapCacheDepth: vmap.MaxCacheDepth + 1}); err == nil {
+		t.Error("a map cache deeper than vmap.MaxCacheDepth was accepted")
 	}
 }
 

@@ -38,14 +38,14 @@ type Cache struct {
 	n      int             // known slots
 }
 
-// maxCacheDepth bounds the depth of a Cache: 2^24 positions take some
+// MaxCacheDepth bounds the depth of a Cache: 2^24 positions take some
 // 550 MiB.
-const maxCacheDepth = 24
+const MaxCacheDepth = 24
 
 // NewCache returns a Cache of the positions above depth (at most
 // 2^depth - 1 of them, depth at most 24) of the tree in r.
 func NewCache(r NodeReader, depth int) *Cache {
-	d := min(max(depth, 0), maxCacheDepth)
+	d := min(max(depth, 0), MaxCacheDepth)
 	slots := 1<<d - 1
 	return &Cache{
 		r: r, depth: uint16(d),

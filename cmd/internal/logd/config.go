@@ -13,6 +13,7 @@ import (
 
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/storage/postgres"
+	"github.com/credlog/credlog/log/vmap"
 )
 
 // Config is credlogd's configuration. The JSON file form is decoded
@@ -63,6 +64,10 @@ type Config struct {
 	// entry are held in memory, so this bounds most of the server's heap
 	// under load (docs/OPERATIONS.md). Default 65536.
 	MapMaxPending int `json:"map_max_pending"`
+	// MapCacheDepth is how many levels of the map the sequencer keeps in
+	// memory, at most 24: the top 2^depth - 1 positions, some 33 bytes
+	// each, and the leaves among them. Default 18.
+	MapCacheDepth int `json:"map_cache_depth"`
 	// SQLiteCacheMiB is the page cache of the SQLite connection that
 	// commits, through which the sequencer reads, in MiB. It is outside
 	// Go's heap. Default 32; only without database.
@@ -177,6 +182,9 @@ func (c *Config) SetDefaults() error {
 	}
 	if c.BatchMaxEntries < 0 || c.QueueSize < 0 || c.MaxBatchBody < 0 || c.ReadCache < 0 || c.MapMaxPending < 0 || c.SQLiteCacheMiB < 0 {
 		return errors.New("batch_max_entries, queue_size, max_batch_body, read_cache, map_max_pending and sqlite_cache_mib must not be negative")
+	}
+	if c.MapCacheDepth < 0 || c.MapCacheDepth > vmap.MaxCacheDepth {
+		return fmt.Errorf("map_cache_depth must be from 0 to %d", vmap.MaxCacheDepth)
 	}
 	if c.SQLiteCacheMiB != 0 && c.Database != "" {
 		return errors.New("sqlite_cache_mib is for SQLite: leave it out with database")

@@ -104,7 +104,8 @@ func newSequencer(ctx context.Context, cfg *Config, signer *keys.Signer, store s
 		Signer: signer, Storage: store, Logger: logger, Metrics: sequencer.NewMetrics(reg),
 		MaxBatch: cfg.BatchMaxEntries, MaxAge: cfg.BatchMaxAge.Duration, QueueSize: cfg.QueueSize,
 		MapEpoch: cfg.MapEpoch.Duration, MapIdle: cfg.MapIdle.Duration, MapMaxPending: cfg.MapMaxPending,
-		Publish: publish,
+		MapCacheDepth: cfg.MapCacheDepth,
+		Publish:       publish,
 	})
 }
 

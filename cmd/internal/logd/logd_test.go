@@ -57,6 +57,7 @@ func TestSetDefaultsRejects(t *testing.T) {
 		"negative cache":    {ReadCache: -1},
 		"negative pending":  {MapMaxPending: -1},
 		"negative sqlite":   {SQLiteCacheMiB: -1},
+		"deep map cache":    {MapCacheDepth: 25},
 		"sqlite cache, pg":  {SQLiteCacheMiB: 8, Database: "postgres://localhost/credlog"},
 		"issuer twice":      {Issuers: []IssuerConfig{{Name: "a"}, {Name: "a"}}},
 		"issuer is the log": {Origin: "log", Issuers: []IssuerConfig{{Name: "log"}}},
@@ -262,7 +263,7 @@ func TestMapMaxPending(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	iss := newIssuer(t, "id.example.gov")
 	cfg := Config{Origin: "log.example/credlog", DataDir: dir, Listen: "127.0.0.1:0",
-		MapMaxPending: 4, SQLiteCacheMiB: 8, Issuers: []IssuerConfig{iss.cfg}}
+		MapMaxPending: 4, MapCacheDepth: 3, SQLiteCacheMiB: 8, Issuers: []IssuerConfig{iss.cfg}}
 	r := start(t, cfg)
 	v, _ := logVerifier(t, dir)
 	waitSize(t, r, v, cfg.Origin, 1) // the issuer's registration
