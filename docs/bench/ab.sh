@@ -4,7 +4,7 @@
 set -u
 TAG=$1; BIN=$2
 rm -rf data_$TAG; cp -r data_S1 data_$TAG
-bin/$BIN -config ${CFG:-cfg.json} -data data_$TAG -issuer keys/load.example > srv_$TAG.log 2>&1 &
+env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data data_$TAG -issuer keys/load.example > srv_$TAG.log 2>&1 &
 SP=$!
 sleep 3
 R0=$(grep -E '^write_bytes' /proc/$SP/io | awk '{print $2}')
