@@ -87,7 +87,7 @@ type Config struct {
 	MapMaxPending int
 	// MapCacheDepth is how many levels of the map the map worker keeps in
 	// memory (vmap.Cache), at most 24 (default 18: at most 262,143
-	// positions, their hashes in 8.7 MiB, and the leaves among them).
+	// positions, their hashes in 8.3 MiB, and the leaves among them).
 	MapCacheDepth int
 	// MapIdle is the longest the log goes without a map-root entry, even
 	// when nothing changed, so that status proofs stay fresh (default
