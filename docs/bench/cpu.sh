@@ -4,10 +4,8 @@
 # for run.sh.
 set -u
 TAG=$1; BIN=$2
-rm -rf data_$TAG; mkdir data_$TAG
-env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data data_$TAG -issuer keys/load.example > srv_$TAG.log 2>&1 &
-SP=$!
-sleep 2
+. ./lib.sh
+fresh_server $TAG $BIN
 bin/credload write -url http://127.0.0.1:18080 -key keys/load.example.key -seed $TAG-r1 -events 100000 -batch 1000 -concurrency 4 > q_${TAG}_1.out 2>&1
 ( sleep 5; curl -s -o cpu_$TAG.prof "http://127.0.0.1:18081/debug/pprof/profile?seconds=10" ) &
 CP=$!

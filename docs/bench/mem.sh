@@ -4,12 +4,9 @@
 # breakdown, 5 s apart. ENVV= and CFG= as for run.sh.
 set -u
 TAG=$1; BIN=$2; ROUNDS=$3
-rm -rf data_$TAG; mkdir data_$TAG
-env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data data_$TAG -issuer keys/load.example > srv_$TAG.log 2>&1 &
-SP=$!
-sleep 2
-: > rss_$TAG.txt
-( while kill -0 $SP 2>/dev/null; do grep VmRSS /proc/$SP/status 2>/dev/null | awk '{print $2}' >> rss_$TAG.txt; sleep 0.5; done ) &
+. ./lib.sh
+fresh_server $TAG $BIN
+sample_rss $TAG
 HP=
 for r in $(seq 1 $ROUNDS); do
   if [ $r = $ROUNDS ]; then

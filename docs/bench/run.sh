@@ -3,12 +3,9 @@
 # events; samples the server's RSS every 0.5 s.
 set -u
 TAG=$1; BIN=$2; ROUNDS=$3
-rm -rf data_$TAG; mkdir data_$TAG
-env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data data_$TAG -issuer keys/load.example > srv_$TAG.log 2>&1 &
-SP=$!
-sleep 2
-: > rss_$TAG.txt
-( while kill -0 $SP 2>/dev/null; do grep VmRSS /proc/$SP/status 2>/dev/null | awk '{print $2}' >> rss_$TAG.txt; sleep 0.5; done ) &
+. ./lib.sh
+fresh_server $TAG $BIN
+sample_rss $TAG
 for r in $(seq 1 $ROUNDS); do
   bin/credload write -url http://127.0.0.1:18080 -key keys/load.example.key -seed $TAG-r$r -events 100000 -batch 1000 -concurrency 4 > w_${TAG}_$r.out 2>&1
 done
