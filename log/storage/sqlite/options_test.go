@@ -33,3 +33,25 @@ func TestWriterCache(t *testing.T) {
 		t.Error("a negative writer cache was accepted")
 	}
 }
+
+// TestWriterTempStore checks that the writer connection keeps its
+// statement journals in memory (temp_store 2) and that the readers keep
+// SQLite's default (0).
+func TestWriterTempStore(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "log.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var w, r int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&w); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.r.db.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&r); err != nil {
+		t.Fatal(err)
+	}
+	if w != 2 || r != 0 {
+		t.Errorf("temp_store: writer %d, reader %d; want 2 and 0", w, r)
+	}
+}

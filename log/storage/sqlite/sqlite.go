@@ -299,15 +299,25 @@ func OpenWith(ctx context.Context, path string, o Options) (*Storage, error) {
 	dsn := "file:" + path + "?" + q.Encode()
 	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", o.WriterCacheMiB<<10))
 	q.Add("_pragma", "wal_autocheckpoint(0)") // see checkpoints
+	// A statement that changes several rows inside a transaction (a
+	// map-root entry's inserts of mapPutRows nodes, the replacement of a
+	// bundle or a tile) first copies each page it changes to a statement
+	// journal, so that it can be undone alone. SQLite keeps 64 KiB of that
+	// journal in memory and writes the rest to a temporary file: at a
+	// million entries, a fifth of all the bytes the server wrote under
+	// batched load (docs/BENCHMARKS.md). A batch's statements each change
+	// a few pages, so in memory the journal stays small; a migration's
+	// may change a whole table, and runs on a connection of its own,
+	// without this.
+	q.Add("_pragma", "temp_store(MEMORY)")
+	if err := migrateAt(ctx, dsn); err != nil {
+		return nil, fmt.Errorf("couldn't create schema in %s: %w", path, err)
+	}
 	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	if err := migrate(ctx, w); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("couldn't create schema in %s: %w", path, err)
-	}
 	wr := &pool{db: w}
 	for _, q := range writeQueries {
 		if _, err := wr.prepared(ctx, q); err != nil {
@@ -325,6 +335,17 @@ func OpenWith(ctx context.Context, path string, o Options) (*Storage, error) {
 	s := &Storage{w: w, r: &pool{db: r}, wr: wr, stop: make(chan struct{}), stopped: make(chan struct{})}
 	go s.checkpoints()
 	return s, nil
+}
+
+// migrateAt creates or migrates the schema of the database at dsn, on a
+// connection of its own.
+func migrateAt(ctx context.Context, dsn string) error {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return err
+	}
+	db.SetMaxOpenConns(1)
+	return errors.Join(migrate(ctx, db), db.Close())
 }
 
 // checkpointEvery is how often the write-ahead log is checkpointed.
