@@ -131,6 +131,7 @@ func (l *Log) appendMapRoot(ctx context.Context, idle bool) error {
 	start := time.Now()
 	idx := l.builder.Size()
 	d, err := l.mapWork.diff()
+	waited := time.Since(start)
 	if err != nil {
 		l.log.Error("couldn't compute the map update", "err", err)
 		l.m.commitErrors.Inc()
@@ -175,6 +176,6 @@ func (l *Log) appendMapRoot(ctx context.Context, idle bool) error {
 	l.advance(nb)
 	l.mapPending.Reset()
 	l.lastMapRoot = time.Now()
-	l.log.Debug("appended map-root", "index", idx, "root", fmt.Sprintf("%x", d.Root), "writes", len(d.Writes), "seconds", time.Since(start).Seconds())
+	l.log.Debug("appended map-root", "index", idx, "root", fmt.Sprintf("%x", d.Root), "writes", len(d.Writes), "seconds", time.Since(start).Seconds(), "waited", waited.Seconds())
 	return nil
 }
