@@ -1,15 +1,22 @@
 #!/bin/bash
 # ab.sh TAG BIN: a copy of the log data_S1, one batched run of 100,000
-# events, and the bytes the server wrote meanwhile.
+# events; what the server wrote meanwhile: the bytes of its write system
+# calls (wchar), its write_bytes, and the sectors the disk wrote; and the
+# batch metrics. With a configuration that logs at debug level (CFG=),
+# srv_TAG.log has a line per map-root entry.
 set -u
 TAG=$1; BIN=$2
-rm -rf data_$TAG; cp -r data_S1 data_$TAG
+rm -rf data_$TAG; cp -r data_S1 data_$TAG; sync
 env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data data_$TAG -issuer keys/load.example > srv_$TAG.log 2>&1 &
 SP=$!
 sleep 3
-R0=$(grep -E '^write_bytes' /proc/$SP/io | awk '{print $2}')
+io() { grep -E "^$1:" /proc/$SP/io | awk '{print $2}'; }
+sectors() { awk '{print $7}' /sys/block/${DISK:-vda}/stat; }
+C0=$(io wchar); W0=$(io write_bytes); D0=$(sectors)
 bin/credload write -url http://127.0.0.1:18080 -key keys/load.example.key -seed ab-$TAG -events 100000 -batch 1000 -concurrency 4 > ab_$TAG.out 2>&1
-R1=$(grep -E '^write_bytes' /proc/$SP/io | awk '{print $2}')
-echo "write_bytes $((R1-R0))" >> ab_$TAG.out
+echo "wchar $(($(io wchar) - C0))" >> ab_$TAG.out
+echo "write_bytes $(($(io write_bytes) - W0))" >> ab_$TAG.out
+echo "disk_sectors_written $(($(sectors) - D0))" >> ab_$TAG.out
+curl -s http://127.0.0.1:18080/metrics | grep -E '^credlog_(commit_seconds|batch_seconds|batch_entries)_(sum|count)' >> ab_$TAG.out
 kill $SP; wait $SP
 rm -rf data_$TAG
