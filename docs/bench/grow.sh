@@ -10,9 +10,11 @@ env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data $DATA -issuer keys/load
 SP=$!
 sleep 3
 sample_rss $TAG
+last=0
 for r in $(seq 1 $N); do
   [ -e stop_$TAG ] && break
   bin/credload write -url http://127.0.0.1:18080 -key keys/load.example.key -seed $TAG-$r -events 100000 -batch 1000 -concurrency 4 > w_${TAG}_$r.out 2>&1
+  last=$r
 done
 kill $SP; wait $SP
-echo "peak RSS KiB $(sort -n rss_$TAG.txt | tail -1)" >> w_${TAG}_$r.out
+[ $last -gt 0 ] && echo "peak RSS KiB $(sort -n rss_$TAG.txt | tail -1)" >> w_${TAG}_$last.out
