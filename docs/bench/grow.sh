@@ -17,4 +17,4 @@ for r in $(seq 1 $N); do
   last=$r
 done
 kill $SP; wait $SP
-[ $last -gt 0 ] && echo "peak RSS KiB $(sort -n rss_$TAG.txt | tail -1)" >> w_${TAG}_$last.out
+if [ $last -gt 0 ]; then echo "peak RSS KiB $(sort -n rss_$TAG.txt | tail -1)" >> w_${TAG}_$last.out; fi
