@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/credlog/credlog/log/entry"
@@ -15,21 +16,25 @@ import (
 )
 
 // The sequencer works on two batches at a time: while one batch commits,
-// on a goroutine of its own, the next is taken from the queue and judged
-// by the rules on top of the state the committing batch leaves (its
-// records, in memory, over what the storage's readers see, since the
-// writer connection is busy). Nothing of the second batch is
-// acknowledged, or even refused, before the first is durable: its
+// on a goroutine of its own, it takes the events that arrive, a few at a
+// time, and judges them by the rules on top of the state the committing
+// batch leaves (its records, in memory, over what the storage's readers
+// see, since the writer connection is busy). They make the next batch,
+// which commits as soon as the first one has. Nothing of it is
+// acknowledged, or even refused, before the first batch is durable: its
 // refusals depend on that state. If the first batch does not commit, the
-// second is judged again on the state that is stored. Only one batch
-// commits at a time, in index order.
+// second is judged again, in the order its events came, on the state that
+// is stored. Only one batch commits at a time, in index order.
 
-// prepared is a batch that the rules judged, ready to commit.
+// prepared is a batch being judged, or judged and ready to commit.
 type prepared struct {
 	start time.Time
+	base  *prepared // the batch it is judged after, while that one commits
+	rd    storage.Storage
+	pre   *prefetched
 	// accepted are resolved after the commit: each with the index given
 	// in its future, or as a duplicate of an entry of this batch or of
-	// the one it was judged after.
+	// base.
 	accepted []*pending
 	// rejected are refused once the state they were judged on is durable.
 	rejected []rejection
@@ -38,8 +43,11 @@ type prepared struct {
 	waiting []*pending
 	overlay *state.Overlay
 	leaves  map[[32]byte]uint64 // the entries this batch appends, by leaf hash
-	nb      *tiles.Builder      // the tree after the batch
-	b       *storage.Batch      // nil when the batch appends nothing
+	builder *tiles.Builder      // the tree before the batch
+	data    [][]byte
+	entries []storage.Entry
+	nb      *tiles.Builder // the tree after the batch, once sealed
+	b       *storage.Batch // set by seal when the batch appends entries
 }
 
 type rejection struct {
@@ -61,26 +69,52 @@ type commitResult struct {
 func (l *Log) sequenceLoop(ctx context.Context) (err error) {
 	epoch := time.NewTicker(l.cfg.MapEpoch)
 	defer epoch.Stop()
-	// The batch in flight is finished even when ctx is done: use a
-	// context that outlives it.
+	// The batches in flight are finished even when ctx is done: use a
+	// context that outlives them.
 	bctx := context.WithoutCancel(ctx)
 	var fl *inflight
-	// settle waits for the batch in flight, if any, and finishes it. ok
+	// end finishes the batch in flight with r, its commit's result. ok
 	// is false if it did not commit; err is set if the log must stop.
+	end := func(r commitResult) (ok bool, err error) {
+		f := fl
+		fl = nil
+		return l.finish(f, r)
+	}
+	// settle waits for the batch in flight, if any, and ends it.
 	settle := func() (ok bool, err error) {
 		if fl == nil {
 			return true, nil
 		}
-		return l.finishInflight(&fl, <-fl.done)
+		return end(<-fl.done)
+	}
+	// epochMapRoot appends the map-root entry of an epoch, after the
+	// batch in flight.
+	epochMapRoot := func() error {
+		if _, err := settle(); err != nil {
+			return err
+		}
+		idle := time.Since(l.lastMapRoot) >= l.cfg.MapIdle
+		return l.appendMapRoot(bctx, idle)
 	}
 	defer func() {
 		if _, serr := settle(); err == nil {
 			err = serr
 		}
 	}()
-	// mapIfDue appends a map-root entry, once the batch in flight is
-	// finished, if too many map updates are pending to wait for the epoch.
-	mapIfDue := func() error {
+	// launch starts the commit of pb, judged on a durable state: it
+	// answers pb's refusals, and appends a map-root entry after pb if
+	// too many map updates are pending to wait for the epoch.
+	launch := func(pb *prepared) error {
+		for _, r := range pb.rejected {
+			l.reject(r.p, r.err)
+		}
+		if pb.b == nil {
+			for _, p := range pb.accepted {
+				p.resolve(p.f.res.Index, true, nil)
+			}
+			return nil
+		}
+		fl = l.startCommit(bctx, pb)
 		if !l.mapDue() {
 			return nil
 		}
@@ -90,155 +124,170 @@ func (l *Log) sequenceLoop(ctx context.Context) (err error) {
 		return l.appendMapRoot(bctx, false)
 	}
 	for {
-		var batch []*pending
-		var flDone <-chan commitResult
-		if fl != nil {
-			flDone = fl.done
-		}
-		select {
-		case p := <-l.queue:
-			batch = append(batch, p)
-		case r := <-flDone:
-			if _, err := l.finishInflight(&fl, r); err != nil {
-				return err
-			}
-			if err := mapIfDue(); err != nil {
-				return err
-			}
-			continue
-		case <-epoch.C:
-			if _, err := settle(); err != nil {
-				return err
-			}
-			idle := time.Since(l.lastMapRoot) >= l.cfg.MapIdle
-			if err := l.appendMapRoot(bctx, idle); err != nil {
-				return err
-			}
-			continue
-		case <-ctx.Done():
-			return nil
-		}
-		timer := time.NewTimer(l.cfg.MaxAge)
-	fill:
-		for len(batch) < l.cfg.MaxBatch {
-			// What is queued goes in first: a select with the timer
-			// also ready would pick either at random.
+		if fl == nil {
+			var batch []*pending
 			select {
 			case p := <-l.queue:
-				batch = append(batch, p)
-				continue
-			default:
-			}
-			select {
-			case p := <-l.queue:
-				batch = append(batch, p)
-			case <-timer.C:
-				break fill
-			case <-ctx.Done():
-				break fill
-			}
-		}
-		timer.Stop()
-		l.m.queued.Sub(float64(len(batch)))
-		var base *prepared
-		if fl != nil {
-			select {
-			case r := <-fl.done:
-				// Committed meanwhile: judge on the stored state,
-				// through the writer connection.
-				if _, err := l.finishInflight(&fl, r); err != nil {
-					stopAll(batch)
+				batch = l.fill(ctx, p, l.cfg.MaxBatch)
+			case <-epoch.C:
+				if err := epochMapRoot(); err != nil {
 					return err
 				}
-			default:
-				base = fl.prepared
+				continue
+			case <-ctx.Done():
+				return nil
 			}
-		}
-		pb, err := l.prepare(bctx, batch, base)
-		if err != nil {
-			l.failBatch(batch, err)
-			continue
-		}
-		if base != nil {
-			l.m.overlapped.Inc()
-			ok, err := settle()
-			if err != nil {
-				stopAll(pb.waiting)
+			pb := l.newPrepared(nil)
+			if err := l.judge(bctx, pb, batch); err != nil {
+				l.failBatch(batch, err)
+				continue
+			}
+			if err := l.seal(pb); err != nil {
+				l.failBatch(pb.waiting, err)
+				continue
+			}
+			if err := launch(pb); err != nil {
 				return err
 			}
+			continue
+		}
+		// A batch commits: judge what arrives meanwhile, until it ends.
+		pb := l.newPrepared(fl.prepared)
+		var r commitResult
+		var epochDue, stopping bool
+		done := ctx.Done()
+		for waiting := true; waiting; {
+			queue := l.queue
+			if stopping || len(pb.waiting) >= l.cfg.MaxBatch {
+				queue = nil
+			}
+			select {
+			case r = <-fl.done:
+				waiting = false
+			case p := <-queue:
+				chunk := l.fill(ctx, p, l.cfg.MaxBatch-len(pb.waiting))
+				if err := l.judge(bctx, pb, chunk); err != nil {
+					l.failBatch(chunk, err)
+				}
+			case <-epoch.C:
+				epochDue = true
+			case <-done:
+				stopping, done = true, nil
+			}
+		}
+		ok, err := end(r)
+		if err != nil {
+			stopAll(pb.waiting)
+			return err
+		}
+		if len(pb.waiting) > 0 {
 			if !ok {
 				// Judged on a state that was not stored: again, on
 				// the stored one.
 				l.m.rejudged.Inc()
 				rest := pb.waiting
-				if pb, err = l.prepare(bctx, rest, nil); err != nil {
+				pb = l.newPrepared(nil)
+				if err := l.judge(bctx, pb, rest); err != nil {
 					l.failBatch(rest, err)
-					continue
+					pb = nil
+				}
+			}
+			if pb != nil {
+				if err := l.seal(pb); err != nil {
+					l.failBatch(pb.waiting, err)
+				} else if err := launch(pb); err != nil {
+					return err
 				}
 			}
 		}
-		for _, r := range pb.rejected {
-			l.reject(r.p, r.err)
-		}
-		if pb.b == nil {
-			for _, p := range pb.accepted {
-				p.resolve(p.f.res.Index, true, nil)
+		if epochDue {
+			if err := epochMapRoot(); err != nil {
+				return err
 			}
-			continue
 		}
-		fl = l.startCommit(bctx, pb)
-		if err := mapIfDue(); err != nil {
-			return err
+		if stopping {
+			return nil
 		}
 	}
 }
 
-// prepare judges batch with the rules, on the state after base if base is
-// set (a batch whose commit is running), or else on the stored state. It
-// resolves at once only what no state decides: resubmissions of stored
-// entries, and map-root entries from outside. It returns an error, having
-// resolved nothing, when it could not read the stored state.
-func (l *Log) prepare(ctx context.Context, batch []*pending, base *prepared) (*prepared, error) {
-	pb := &prepared{start: time.Now(), leaves: make(map[[32]byte]uint64)}
-	// While base commits, the writer connection is busy: read through
-	// the readers, under base's records.
-	rd, builder := l.rd, l.builder
+// fill returns first and what else is queued, waiting up to MaxAge for
+// more: at most max events.
+func (l *Log) fill(ctx context.Context, first *pending, max int) []*pending {
+	batch := []*pending{first}
+	timer := time.NewTimer(l.cfg.MaxAge)
+	defer timer.Stop()
+fill:
+	for len(batch) < max {
+		// What is queued goes in first: a select with the timer also
+		// ready would pick either at random.
+		select {
+		case p := <-l.queue:
+			batch = append(batch, p)
+			continue
+		default:
+		}
+		select {
+		case p := <-l.queue:
+			batch = append(batch, p)
+		case <-timer.C:
+			break fill
+		case <-ctx.Done():
+			break fill
+		}
+	}
+	l.m.queued.Sub(float64(len(batch)))
+	return batch
+}
+
+// newPrepared returns an empty batch to judge on the state after base, a
+// batch whose commit is running, or on the stored state if base is nil.
+func (l *Log) newPrepared(base *prepared) *prepared {
+	pb := &prepared{start: time.Now(), base: base, rd: l.rd, builder: l.builder, leaves: make(map[[32]byte]uint64)}
 	if base != nil {
-		rd, builder = l.store, base.nb
+		// The writer connection is busy with base's commit: read
+		// through the readers, under base's records.
+		pb.rd, pb.builder = l.store, base.nb
 	}
-	// An event already logged is a resubmission, whatever the rules
-	// would say of it now (an old suspend replayed after a resume passes
-	// them): it gets its original index. One query for the whole batch.
-	// What the readers find is durable (base's entries too, once they see
-	// them).
-	hashes := make([][32]byte, len(batch))
-	for i, p := range batch {
-		hashes[i] = p.Leaf
-	}
-	logged, err := rd.LookupLeaves(ctx, hashes)
-	if err != nil {
-		return nil, err
-	}
-	pre, err := l.prefetch(ctx, rd, batch)
-	if err != nil {
-		return nil, err
-	}
-	var under state.Reader = pre
+	pb.pre = newPrefetched(pb.rd)
+	var under state.Reader = pb.pre
 	if base != nil {
-		under = base.overlay.Over(pre)
+		under = base.overlay.Over(pb.pre)
 	}
 	pb.overlay = state.NewOverlay(under)
-	next := builder.Size()
-	var data [][]byte
-	var entries []storage.Entry
-	// Resolved at the end, once nothing can fail.
+	return pb
+}
+
+// judge applies the rules to events, in order, adding them to pb. It
+// resolves at once only what no state decides: resubmissions of stored
+// entries, and map-root entries from outside. It returns an error, having
+// changed nothing and resolved nothing, when it could not read the stored
+// state.
+func (l *Log) judge(ctx context.Context, pb *prepared, events []*pending) error {
+	// An event already logged is a resubmission, whatever the rules
+	// would say of it now (an old suspend replayed after a resume passes
+	// them): it gets its original index. One query for all of events.
+	// What the readers find is durable (base's entries too, once they see
+	// them).
+	hashes := make([][32]byte, len(events))
+	for i, p := range events {
+		hashes[i] = p.Leaf
+	}
+	logged, err := pb.rd.LookupLeaves(ctx, hashes)
+	if err != nil {
+		return err
+	}
+	if err := pb.pre.fetch(ctx, events); err != nil {
+		return err
+	}
+	// Resolved at the end.
 	type early struct {
 		p   *pending
 		idx uint64
 		err error
 	}
 	var resolved []early
-	for _, p := range batch {
+	for _, p := range events {
 		if idx, ok := logged[p.Leaf]; ok {
 			l.m.submissions.WithLabelValues("duplicate").Inc()
 			resolved = append(resolved, early{p: p, idx: idx})
@@ -252,8 +301,8 @@ func (l *Log) prepare(ctx context.Context, batch []*pending, base *prepared) (*p
 		}
 		pb.waiting = append(pb.waiting, p)
 		idx, ok := pb.leaves[p.Leaf]
-		if !ok && base != nil {
-			idx, ok = base.leaves[p.Leaf]
+		if !ok && pb.base != nil {
+			idx, ok = pb.base.leaves[p.Leaf]
 		}
 		if ok {
 			// Resolved after the commit, as a duplicate of idx.
@@ -261,6 +310,7 @@ func (l *Log) prepare(ctx context.Context, batch []*pending, base *prepared) (*p
 			pb.accepted = append(pb.accepted, p)
 			continue
 		}
+		next := pb.builder.Size() + uint64(len(pb.data))
 		ch, err := l.rules.Apply(pb.overlay, p.Ev, next, p.verified)
 		if err != nil {
 			pb.rejected = append(pb.rejected, rejection{p, err})
@@ -270,30 +320,41 @@ func (l *Log) prepare(ctx context.Context, batch []*pending, base *prepared) (*p
 		pb.leaves[p.Leaf] = next
 		p.f.res.Index, p.f.res.Duplicate = next, false
 		pb.accepted = append(pb.accepted, p)
-		data = append(data, p.Raw)
-		entries = append(entries, storage.Entry{
+		pb.data = append(pb.data, p.Raw)
+		pb.entries = append(pb.entries, storage.Entry{
 			Index: next, LeafHash: p.Leaf, Issuer: p.Ev.Issuer,
 			Credential: p.Ev.Credential, Subject: p.Ev.Subject,
 		})
-		next++
-	}
-	if len(data) > 0 {
-		pb.nb = builder.Clone()
-		u, err := pb.nb.Append(data)
-		if err != nil {
-			return nil, err
-		}
-		pb.b = &storage.Batch{
-			Start:   builder.Size(),
-			Entries: entries,
-			State:   pb.overlay.Changed(),
-		}
-		pb.b.SetTree(u)
 	}
 	for _, r := range resolved {
 		r.p.resolve(r.idx, r.err == nil, r.err)
 	}
-	return pb, nil
+	if pb.base != nil {
+		l.m.overlapped.Add(float64(len(events)))
+	}
+	return nil
+}
+
+// seal ends the judging of pb, whose base is durable: it extends the tree
+// with pb's entries and makes the storage batch, if pb appends any.
+func (l *Log) seal(pb *prepared) error {
+	pb.base = nil
+	if len(pb.data) == 0 {
+		return nil
+	}
+	nb := pb.builder.Clone()
+	u, err := nb.Append(pb.data)
+	if err != nil {
+		return err
+	}
+	pb.nb = nb
+	pb.b = &storage.Batch{
+		Start:   pb.builder.Size(),
+		Entries: pb.entries,
+		State:   pb.overlay.Changed(),
+	}
+	pb.b.SetTree(u)
+	return nil
 }
 
 // startCommit commits pb on a goroutine of its own.
@@ -305,13 +366,6 @@ func (l *Log) startCommit(ctx context.Context, pb *prepared) *inflight {
 		fl.done <- commitResult{err: err, fatal: fatal, took: time.Since(start)}
 	}()
 	return fl
-}
-
-// finishInflight finishes *fl with r and clears it.
-func (l *Log) finishInflight(fl **inflight, r commitResult) (ok bool, err error) {
-	f := *fl
-	*fl = nil
-	return l.finish(f, r)
 }
 
 // stopAll answers ErrStopped to ps.
@@ -409,8 +463,9 @@ func (l *Log) learnKeys(issuers []*state.Issuer) {
 	}
 }
 
-// prefetched is the state a batch names, read in a few queries before the
-// rules run; what it was not asked for is read from storage.
+// prefetched is the state the events of a batch name, read in a query
+// or two per call of fetch before the rules run; what it was not asked
+// for is read from storage.
 type prefetched struct {
 	storage.Storage
 	creds    map[storage.RecordKey]*state.Credential
@@ -418,18 +473,29 @@ type prefetched struct {
 	asked    map[storage.RecordKey]bool // credential and subject keys read
 }
 
-func (l *Log) prefetch(ctx context.Context, rd storage.Storage, batch []*pending) (*prefetched, error) {
-	asked := make(map[storage.RecordKey]bool)
+func newPrefetched(rd storage.Storage) *prefetched {
+	return &prefetched{
+		Storage:  rd,
+		creds:    make(map[storage.RecordKey]*state.Credential),
+		subjects: make(map[storage.RecordKey]*state.Subject),
+		asked:    make(map[storage.RecordKey]bool),
+	}
+}
+
+// fetch reads the records that events name and p does not hold yet. On
+// error p is unchanged.
+func (p *prefetched) fetch(ctx context.Context, events []*pending) error {
+	seen := make(map[storage.RecordKey]bool)
 	var creds, subjects []storage.RecordKey
 	add := func(list *[]storage.RecordKey, k storage.RecordKey) {
-		if !asked[k] {
-			asked[k] = true
+		if !p.asked[k] && !seen[k] {
+			seen[k] = true
 			*list = append(*list, k)
 		}
 	}
 	var zero entry.Hash
-	for _, p := range batch {
-		ev := p.Ev
+	for _, pe := range events {
+		ev := pe.Ev
 		if ev.Credential == zero {
 			continue
 		}
@@ -439,11 +505,19 @@ func (l *Log) prefetch(ctx context.Context, rd storage.Storage, batch []*pending
 		}
 		add(&subjects, storage.RecordKey{Issuer: ev.Issuer, ID: ev.Subject})
 	}
-	cm, sm, err := rd.ReadState(ctx, creds, subjects)
-	if err != nil {
-		return nil, err
+	if len(seen) == 0 {
+		return nil
 	}
-	return &prefetched{Storage: rd, creds: cm, subjects: sm, asked: asked}, nil
+	cm, sm, err := p.Storage.ReadState(ctx, creds, subjects)
+	if err != nil {
+		return err
+	}
+	for k := range seen {
+		p.asked[k] = true
+	}
+	maps.Copy(p.creds, cm)
+	maps.Copy(p.subjects, sm)
+	return nil
 }
 
 // Credential implements state.Reader.

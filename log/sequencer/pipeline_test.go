@@ -62,7 +62,7 @@ func (e *env) waitFor(what string, cond func() bool) {
 func (e *env) overlap(mode faulty.CommitMode, first []byte, rest ...[]byte) (held *sequencer.Future, futures []*sequencer.Future, release func()) {
 	e.t.Helper()
 	calls, _ := e.fs.Commits()
-	overlapped := e.counter("credlog_batches_overlapped_total")
+	overlapped := e.counter("credlog_overlapped_events_total")
 	e.fs.FailCommits(mode)
 	release = e.fs.HoldCommits()
 	e.t.Cleanup(release) // before the log stops, if the test fails early
@@ -72,8 +72,8 @@ func (e *env) overlap(mode faulty.CommitMode, first []byte, rest ...[]byte) (hel
 	for _, raw := range rest {
 		futures = append(futures, e.add(raw))
 	}
-	e.waitFor("a batch judged during the commit", func() bool {
-		return e.counter("credlog_batches_overlapped_total") > overlapped
+	e.waitFor("the events judged during the commit", func() bool {
+		return e.counter("credlog_overlapped_events_total") >= overlapped+float64(len(rest))
 	})
 	// Nothing judged during the commit is answered before it ends.
 	for i, f := range append([]*sequencer.Future{held}, futures...) {
