@@ -105,7 +105,12 @@ type mapRun struct {
 }
 
 func newMapRun(t *testing.T, faults bool) *mapRun {
-	return &mapRun{env: startEnv(t, &env{mapEpoch: 20 * time.Millisecond, faults: faults})}
+	e := &env{t: t, dir: t.TempDir(), mapEpoch: 20 * time.Millisecond, faults: faults}
+	base := newEnv(t)
+	e.logKey, e.issKey = base.logKey, base.issKey
+	e.start()
+	t.Cleanup(e.stop)
+	return &mapRun{env: e}
 }
 
 // log submits an event that must be logged.
@@ -244,7 +249,11 @@ func credID(n int) entry.Hash { return sha256.Sum256(fmt.Appendf(nil, "c%d", n))
 // entry every MapIdle, so that status proofs stay fresh, and that each
 // commits to the same map.
 func TestMapRootWhenIdle(t *testing.T) {
-	e := startEnv(t, &env{mapEpoch: 10 * time.Millisecond, mapIdle: 50 * time.Millisecond})
+	e := &env{t: t, dir: t.TempDir(), mapEpoch: 10 * time.Millisecond, mapIdle: 50 * time.Millisecond}
+	base := newEnv(t)
+	e.logKey, e.issKey = base.logKey, base.issKey
+	e.start()
+	t.Cleanup(e.stop)
 	if r := e.submit(e.registration()); r.Err != nil {
 		t.Fatal(r.Err)
 	}

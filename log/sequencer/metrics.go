@@ -12,8 +12,6 @@ type Metrics struct {
 	batchSeconds  prometheus.Histogram
 	commitSeconds prometheus.Histogram
 	commitErrors  prometheus.Counter
-	overlapped    prometheus.Counter
-	rejudged      prometheus.Counter
 	treeSize      prometheus.Gauge
 	publishedSize prometheus.Gauge
 	publishErrors prometheus.Counter
@@ -33,15 +31,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "credlog_commit_seconds", Help: "Time of the storage commit of a batch.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		commitErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "credlog_commit_errors_total", Help: "Batches that failed to commit."}),
-		overlapped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "credlog_overlapped_events_total", Help: "Events judged while the batch before theirs committed."}),
-		rejudged:      prometheus.NewCounter(prometheus.CounterOpts{Name: "credlog_batches_rejudged_total", Help: "Batches judged again because the batch before them did not commit."}),
 		treeSize:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "credlog_tree_size", Help: "Durable tree size."}),
 		publishedSize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "credlog_published_tree_size", Help: "Tree size of the latest published checkpoint."}),
 		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "credlog_publish_errors_total", Help: "Failed checkpoint publications."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.queued, m.overloads, m.submissions, m.sequenced, m.batchSize, m.batchSeconds,
-			m.commitSeconds, m.commitErrors, m.overlapped, m.rejudged, m.treeSize, m.publishedSize, m.publishErrors)
+			m.commitSeconds, m.commitErrors, m.treeSize, m.publishedSize, m.publishErrors)
 	}
 	return m
 }

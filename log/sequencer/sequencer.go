@@ -15,9 +15,7 @@
 //     state, extends the tiles from the tree's right edge kept in memory
 //     (package tiles), and commits entries, tiles, bundles, indexes, state
 //     and tree together. Only then are the futures resolved: an index is
-//     never acknowledged before it is durable. While a batch commits, on
-//     a goroutine of its own, the next one is taken and judged on top of
-//     it (batch.go), and commits after it.
+//     never acknowledged before it is durable.
 //     After the commit, the batch's map updates go to the map worker
 //     (mapworker.go), which applies them to an in-memory overlay of the
 //     stored map on its own goroutine; at each map epoch the sequencer

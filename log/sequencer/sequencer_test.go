@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 
@@ -47,7 +46,6 @@ type env struct {
 	// then in fs.
 	faults bool
 	fs     *faulty.Storage
-	reg    *prometheus.Registry // the log's metrics, from its latest start
 }
 
 func newEnv(t testing.TB) *env {
@@ -61,17 +59,6 @@ func newEnv(t testing.TB) *env {
 	}
 	_, ik, _ := ed25519.GenerateKey(nil)
 	e := &env{t: t, dir: t.TempDir(), logKey: s, issKey: ik}
-	e.start()
-	t.Cleanup(e.stop)
-	return e
-}
-
-// startEnv starts the log that e's fields configure, with a new
-// directory and the keys of a new env, and stops it when the test ends.
-func startEnv(t testing.TB, e *env) *env {
-	e.t, e.dir = t, t.TempDir()
-	base := newEnv(t)
-	e.logKey, e.issKey = base.logKey, base.issKey
 	e.start()
 	t.Cleanup(e.stop)
 	return e
@@ -91,9 +78,7 @@ func (e *env) start() {
 	if epoch == 0 {
 		epoch = time.Hour // no map-root entries among the indices the tests expect
 	}
-	e.reg = prometheus.NewRegistry()
-	l, err := sequencer.New(context.Background(), sequencer.Config{Signer: e.logKey, Storage: st, MaxAge: 5 * time.Millisecond, PublishInterval: 20 * time.Millisecond, MapEpoch: epoch, MapIdle: e.mapIdle,
-		Metrics: sequencer.NewMetrics(e.reg)})
+	l, err := sequencer.New(context.Background(), sequencer.Config{Signer: e.logKey, Storage: st, MaxAge: 5 * time.Millisecond, PublishInterval: 20 * time.Millisecond, MapEpoch: epoch, MapIdle: e.mapIdle})
 	if err != nil {
 		e.t.Fatal(err)
 	}

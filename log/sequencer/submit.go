@@ -93,9 +93,6 @@ type Future struct {
 	res  Result
 }
 
-// Done is closed once the event is durable or rejected.
-func (f *Future) Done() <-chan struct{} { return f.done }
-
 // Wait blocks until the event is durable or rejected, or ctx is done.
 func (f *Future) Wait(ctx context.Context) Result {
 	select {

@@ -58,14 +58,6 @@ func (o *Overlay) Subject(issuer string, label entry.Hash) (*Subject, error) {
 	return o.base.Subject(issuer, label)
 }
 
-// Over returns a Reader of o's records on top of base, in place of o's
-// own base. It shares o's records, so o must not change while it is used:
-// the log judges a batch over the records of the batch before it while
-// that one commits.
-func (o *Overlay) Over(base Reader) Reader {
-	return &Overlay{base: base, issuers: o.issuers, creds: o.creds, subjects: o.subjects}
-}
-
 // Put records a change.
 func (o *Overlay) Put(ch *Change) {
 	if ch.Issuer != nil {

@@ -269,8 +269,7 @@ type Storage interface {
 // the connection that commits. The sequencer, the one committer, makes
 // its own reads (LookupLeaves, ReadState, the state.Reader methods) and
 // its map worker's (ReadNodes) through ForWriter's view, which is safe
-// for concurrent use, except while a batch commits: it then reads the next
-// batch's through the Storage itself, as everything else does.
+// for concurrent use; everything else reads through the Storage itself.
 // Closing the view does nothing.
 type WriterReads interface {
 	ForWriter() Storage

@@ -42,12 +42,11 @@ type Storage struct {
 
 	mu         sync.Mutex
 	commit     CommitMode
-	checkpoint bool          // fail PutCheckpoint
-	reads      bool          // fail reads
-	mapReads   bool          // fail ReadNodes
-	commits    int           // Commit calls
-	hold       chan struct{} // Commit waits until it is closed, if set
-	failed     int           // Commit calls answered with ErrInjected
+	checkpoint bool // fail PutCheckpoint
+	reads      bool // fail reads
+	mapReads   bool // fail ReadNodes
+	commits    int  // Commit calls
+	failed     int  // Commit calls answered with ErrInjected
 }
 
 // New wraps s.
@@ -84,25 +83,6 @@ func (s *Storage) FailMapReads(fail bool) {
 	s.mu.Unlock()
 }
 
-// HoldCommits makes the following Commit calls wait, after FailCommits
-// decided what each does, until release is called: for tests of what the
-// log does while a commit runs.
-func (s *Storage) HoldCommits() (release func()) {
-	ch := make(chan struct{})
-	s.mu.Lock()
-	s.hold = ch
-	s.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			s.hold = nil
-			s.mu.Unlock()
-			close(ch)
-		})
-	}
-}
-
 // Commits returns how many times Commit was called and how many of those
 // calls returned ErrInjected.
 func (s *Storage) Commits() (calls, failed int) {
@@ -123,16 +103,9 @@ func (s *Storage) readErr() error {
 // Commit implements storage.Storage, failing as FailCommits says.
 func (s *Storage) Commit(ctx context.Context, b *storage.Batch) error {
 	s.mu.Lock()
-	m, hold := s.commit, s.hold
+	m := s.commit
 	s.commits++
 	s.mu.Unlock()
-	if hold != nil {
-		select {
-		case <-hold:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 	switch m {
 	case CommitFailBefore:
 		s.countFailed()
