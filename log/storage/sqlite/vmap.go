@@ -154,6 +154,97 @@ func readNode(ctx context.Context, st *sql.Stmt, id vmap.NodeID, n *vmap.Node) e
 	return nil
 }
 
+var _ vmap.SubtreeReader = (*Storage)(nil)
+
+// ReadSubtrees implements vmap.SubtreeReader: for each root, one range of
+// map_nodes' key per tier below it (the key is tier, then prefix, so the
+// nodes below a position at depth lowTier and deeper are one run of
+// rows), all in one read transaction.
+func (s *Storage) ReadSubtrees(ctx context.Context, roots []vmap.NodeID) ([]vmap.NodeWrite, error) {
+	prepared, err := s.stmt(ctx, readSubtreeQuery)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't prepare: %w", err)
+	}
+	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't begin map read: %w", err)
+	}
+	defer tx.Rollback()
+	st := tx.StmtContext(ctx, prepared)
+	var out []vmap.NodeWrite
+	for _, root := range roots {
+		lo, hi := subtreeRange(root)
+		for t := min(root.Depth+1, lowTier); t <= lowTier; t++ {
+			if out, err = readSubtreeTier(ctx, st, out, root, t, lo, hi); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// readSubtreeQuery reads the nodes of one tier whose prefix is in [lo, hi)
+// and that are deeper than a root.
+const readSubtreeQuery = "SELECT depth, prefix, node FROM map_nodes WHERE tier = ? AND prefix >= ? AND prefix < ? AND depth > ?"
+
+// readSubtreeTier appends to out the nodes of tier t below root, whose
+// prefixes are in [lo, hi).
+func readSubtreeTier(ctx context.Context, st *sql.Stmt, out []vmap.NodeWrite, root vmap.NodeID, t uint16, lo, hi []byte) ([]vmap.NodeWrite, error) {
+	rows, err := st.QueryContext(ctx, t, lo, hi, root.Depth)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the map below %s: %w", root, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var depth int
+		var prefix, b sql.RawBytes
+		if err := rows.Scan(&depth, &prefix, &b); err != nil {
+			return nil, fmt.Errorf("couldn't read the map below %s: %w", root, err)
+		}
+		id, err := vmap.ParseNodeID(depth, prefix)
+		if err != nil {
+			return nil, fmt.Errorf("storage: map node at depth %d, prefix %x: %w", depth, prefix, err)
+		}
+		n, err := vmap.ParseNode(id, b)
+		if err != nil {
+			return nil, fmt.Errorf("storage: map node %s: %w", id, err)
+		}
+		out = append(out, vmap.NodeWrite{ID: id, Node: n})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("couldn't read the map below %s: %w", root, err)
+	}
+	return out, nil
+}
+
+// noPrefixAbove is more than any stored prefix (at most 32 bytes): an
+// upper bound that excludes nothing.
+var noPrefixAbove = bytes.Repeat([]byte{0xff}, 33)
+
+// subtreeRange returns the prefixes [lo, hi) of the positions below root,
+// as SQLite orders BLOBs (bytewise, then by length): lo is root's prefix
+// bytes, hi that number plus one at root's last bit.
+func subtreeRange(root vmap.NodeID) (lo, hi []byte) {
+	lo = bytes.Clone(root.PrefixBytes())
+	if root.Depth == 0 {
+		return lo, noPrefixAbove
+	}
+	hi = bytes.Clone(lo)
+	i, inc := int(root.Depth-1)/8, byte(0x80>>((root.Depth-1)%8))
+	for {
+		sum := hi[i] + inc
+		carry := sum < hi[i]
+		hi[i] = sum
+		if !carry {
+			return lo, hi
+		}
+		if i == 0 {
+			return lo, noPrefixAbove
+		}
+		i, inc = i-1, 1
+	}
+}
+
 // WriteNodes implements vmap.NodeWriter: it writes nodes outside any log
 // batch, in one transaction, with no check of the map root. It is for
 // tests (vmaptest) and tools; a log writes its map through Batch.Map.
