@@ -30,13 +30,6 @@ type mapWorker struct {
 	cache *vmap.Cache // the stored map (its top levels in memory)
 	tree  *vmap.Tree  // over overlayReader{w}
 	chunk int         // the most updates one Tree.Update applies
-	// sub, if the store reads whole subtrees, is that store: before each
-	// Tree.Update, prefetch reads the subtrees below the cache that the
-	// update reaches, in one call, into below (the subtrees' roots in
-	// belowRoots), where the update then reads them.
-	sub        vmap.SubtreeReader
-	below      map[vmap.NodeID]vmap.Node
-	belowRoots map[vmap.NodeID]bool
 
 	mu    sync.Mutex
 	cond  *sync.Cond
@@ -59,12 +52,8 @@ type mapWorker struct {
 	root   vmap.Hash             // root of the stored map with the overlay
 }
 
-func newMapWorker(cache *vmap.Cache, store vmap.NodeReader) *mapWorker {
-	w := &mapWorker{cache: cache, chunk: mapApplyChunk, index: make(map[vmap.NodeID]int32), done: make(chan struct{}),
-		below: make(map[vmap.NodeID]vmap.Node), belowRoots: make(map[vmap.NodeID]bool)}
-	if sub, ok := store.(vmap.SubtreeReader); ok && cache.Depth() > 0 {
-		w.sub = sub
-	}
+func newMapWorker(cache *vmap.Cache) *mapWorker {
+	w := &mapWorker{cache: cache, chunk: mapApplyChunk, index: make(map[vmap.NodeID]int32), done: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
 	w.tree = vmap.NewTree(overlayReader{w})
 	return w
@@ -158,11 +147,7 @@ func (w *mapWorker) apply(ctx context.Context, jobs [][]vmap.Update) error {
 	}
 	// ups has at most one update per key, so its chunks may be applied
 	// one after the other.
-	defer w.dropBelow()
 	for c := range slices.Chunk(ups, w.chunk) {
-		if err := w.prefetch(ctx, c); err != nil {
-			return err
-		}
 		d, err := w.tree.Update(ctx, c)
 		if err != nil {
 			return err
@@ -181,52 +166,6 @@ func (w *mapWorker) apply(ctx context.Context, jobs [][]vmap.Update) error {
 		w.root = d.Root
 	}
 	return nil
-}
-
-// prefetch reads into below, if the store reads subtrees, the stored
-// subtrees below the cache that ups reach: those of the positions at the
-// cache's deepest level on their keys' paths. An update reads, below the
-// cache, only positions on its keys' paths and their siblings, which are
-// all in those subtrees; it reads them from memory instead of from the
-// store, a level at a time.
-func (w *mapWorker) prefetch(ctx context.Context, ups []vmap.Update) error {
-	w.dropBelow()
-	if w.sub == nil {
-		return nil
-	}
-	depth := w.cache.Depth() - 1
-	var roots []vmap.NodeID
-	for _, u := range ups {
-		if r := vmap.PathID(u.Key, depth); !w.belowRoots[r] {
-			w.belowRoots[r] = true
-			roots = append(roots, r)
-		}
-	}
-	nodes, err := w.sub.ReadSubtrees(ctx, roots)
-	if err != nil {
-		clear(w.belowRoots)
-		return err
-	}
-	for _, n := range nodes {
-		w.below[n.ID] = n.Node
-	}
-	return nil
-}
-
-// fromBelow answers a read of id from the prefetched subtrees, if they
-// hold its position: ok is false if id is not below one of them.
-func (w *mapWorker) fromBelow(id vmap.NodeID) (n vmap.Node, ok bool) {
-	depth := w.cache.Depth() - 1
-	if len(w.belowRoots) == 0 || int(id.Depth) <= depth || !w.belowRoots[vmap.PathID(id.Prefix, depth)] {
-		return vmap.Node{}, false
-	}
-	return w.below[id], true
-}
-
-// dropBelow forgets the prefetched subtrees, keeping the maps' room.
-func (w *mapWorker) dropBelow() {
-	clear(w.below)
-	clear(w.belowRoots)
 }
 
 // reindex rebuilds the index after diff sorted the writes (and the
@@ -297,8 +236,7 @@ func (w *mapWorker) restart(ctx context.Context, ups []vmap.Update) error {
 	return nil
 }
 
-// overlayReader reads the overlay, then the prefetched subtrees, then the
-// stored map.
+// overlayReader reads the overlay, then the stored map.
 type overlayReader struct{ w *mapWorker }
 
 func (o overlayReader) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
@@ -307,8 +245,6 @@ func (o overlayReader) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap
 	for i, id := range ids {
 		if j, ok := o.w.index[id]; ok {
 			out[i] = o.w.writes[j].Node
-		} else if n, ok := o.w.fromBelow(id); ok {
-			out[i] = n
 		} else {
 			miss = append(miss, i)
 		}

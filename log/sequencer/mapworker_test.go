@@ -14,49 +14,17 @@ import (
 // reference map updated all at once, through map-root entries that
 // commit and some that do not: after a diff that was not committed, the
 // overlay (sorted in place by diff) goes on, with keys updated again.
-// The worker applies batches whole, and in chunks of a few keys, and
-// reads below its cache a level at a time, or in subtrees.
+// The worker applies batches whole, and in chunks of a few keys.
 func TestMapWorkerDiffNotCommitted(t *testing.T) {
 	for _, chunk := range []int{mapApplyChunk, 7} {
-		for _, subtrees := range []bool{false, true} {
-			t.Run(fmt.Sprintf("chunk=%d/subtrees=%v", chunk, subtrees), func(t *testing.T) { testMapWorkerDiffNotCommitted(t, chunk, subtrees) })
-		}
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) { testMapWorkerDiffNotCommitted(t, chunk) })
 	}
 }
 
-// subtreeStore is a MemoryStore that reads subtrees, by a scan of all its
-// nodes, and counts the calls.
-type subtreeStore struct {
-	*vmap.MemoryStore
-	calls int
-}
-
-func (s *subtreeStore) ReadSubtrees(ctx context.Context, roots []vmap.NodeID) ([]vmap.NodeWrite, error) {
-	s.calls++
-	var out []vmap.NodeWrite
-	s.Nodes(func(id vmap.NodeID, n vmap.Node) bool {
-		for _, r := range roots {
-			if id.Depth > r.Depth && vmap.PathID(id.Prefix, int(r.Depth)) == r {
-				out = append(out, vmap.NodeWrite{ID: id, Node: n})
-			}
-		}
-		return true
-	})
-	return out, nil
-}
-
-func testMapWorkerDiffNotCommitted(t *testing.T, chunk int, subtrees bool) {
+func testMapWorkerDiffNotCommitted(t *testing.T, chunk int) {
 	ctx := context.Background()
-	mem := vmap.NewMemoryStore()
-	var store vmap.NodeReader = mem
-	sub := &subtreeStore{MemoryStore: mem}
-	if subtrees {
-		store = sub
-	}
-	w := newMapWorker(vmap.NewCache(store, 6), store)
-	if (w.sub != nil) != subtrees {
-		t.Fatalf("worker reads subtrees: %v", w.sub != nil)
-	}
+	store := vmap.NewMemoryStore()
+	w := newMapWorker(vmap.NewCache(store, 6))
 	w.chunk = chunk
 	if _, err := w.init(ctx); err != nil {
 		t.Fatal(err)
@@ -110,7 +78,7 @@ func testMapWorkerDiffNotCommitted(t *testing.T, chunk int, subtrees bool) {
 		if step%3 != 2 {
 			continue // the map-root entry did not commit: the overlay goes on
 		}
-		if err := mem.WriteNodes(ctx, d.Writes); err != nil {
+		if err := store.WriteNodes(ctx, d.Writes); err != nil {
 			t.Fatal(err)
 		}
 		w.committed(d)
@@ -118,8 +86,5 @@ func testMapWorkerDiffNotCommitted(t *testing.T, chunk int, subtrees bool) {
 			t.Fatal(err)
 		}
 		pending.Reset()
-	}
-	if subtrees && sub.calls == 0 {
-		t.Fatal("the worker read no subtree")
 	}
 }

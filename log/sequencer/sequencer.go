@@ -204,7 +204,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		log:         cfg.Logger,
 		m:           cfg.Metrics,
 		builder:     b,
-		mapWork:     newMapWorker(vmap.NewCache(rd, cfg.MapCacheDepth), rd),
+		mapWork:     newMapWorker(vmap.NewCache(rd, cfg.MapCacheDepth)),
 		lastMapRoot: time.Now(),
 		keys:        make(map[string]issuerKey),
 		committed:   ts.Size,

@@ -153,9 +153,6 @@ func (c *Cache) Reset() {
 	c.n = 0
 }
 
-// Depth returns the cache's depth: it keeps the positions above it.
-func (c *Cache) Depth() int { return int(c.depth) }
-
 // Len returns the number of cached positions.
 func (c *Cache) Len() int {
 	c.mu.Lock()

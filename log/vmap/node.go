@@ -203,18 +203,6 @@ type NodeReader interface {
 	ReadNodes(ctx context.Context, ids []NodeID) ([]Node, error)
 }
 
-// SubtreeReader is a NodeReader that also reads whole subtrees: a map's
-// writer that updates many keys below the levels it keeps in memory reads
-// each of their subtrees at once instead of a level at a time.
-//
-// ReadSubtrees returns every node stored strictly below each of roots
-// (distinct positions, none below another), in no particular order, all
-// from one committed tree.
-type SubtreeReader interface {
-	NodeReader
-	ReadSubtrees(ctx context.Context, roots []NodeID) ([]NodeWrite, error)
-}
-
 // NodeWriter stores nodes.
 //
 // WriteNodes stores every write of a [Diff] at once: when it returns nil

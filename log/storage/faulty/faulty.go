@@ -164,36 +164,16 @@ func (s *Storage) Subject(issuer string, label entry.Hash) (*state.Subject, erro
 
 // ReadNodes implements vmap.NodeReader.
 func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
-	if err := s.mapReadErr(); err != nil {
-		return nil, err
-	}
-	return s.Storage.ReadNodes(ctx, ids)
-}
-
-// mapReadErr is the error a map read returns, if any.
-func (s *Storage) mapReadErr() error {
 	if err := s.readErr(); err != nil {
-		return err
+		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mapReads {
-		return ErrInjected
+	fail := s.mapReads
+	s.mu.Unlock()
+	if fail {
+		return nil, ErrInjected
 	}
-	return nil
-}
-
-// ReadSubtrees implements vmap.SubtreeReader, through the wrapped storage,
-// which must implement it too; it fails with ReadNodes.
-func (s *Storage) ReadSubtrees(ctx context.Context, roots []vmap.NodeID) ([]vmap.NodeWrite, error) {
-	if err := s.mapReadErr(); err != nil {
-		return nil, err
-	}
-	sub, ok := s.Storage.(vmap.SubtreeReader)
-	if !ok {
-		return nil, errors.New("faulty: the wrapped storage does not read subtrees")
-	}
-	return sub.ReadSubtrees(ctx, roots)
+	return s.Storage.ReadNodes(ctx, ids)
 }
 
 // MapRoot implements storage.Storage.

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 
@@ -39,7 +38,6 @@ func Run(t *testing.T, open Opener) {
 		{"NoAliasing", testNoAliasing},
 		{"Tree", testTree},
 		{"ConcurrentReads", testConcurrentReads},
-		{"Subtrees", testSubtrees},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
@@ -287,84 +285,4 @@ func testConcurrentReads(t *testing.T, s Store) {
 		})
 	}
 	wg.Wait()
-}
-
-// testSubtrees checks ReadSubtrees, for a store that implements
-// vmap.SubtreeReader, against the nodes a MemoryStore holds for the same
-// tree: roots at depths on both sides of byte boundaries, near the root
-// and below the leaves, with prefixes of all ones (whose range has no
-// upper bound) and of all zeros, alone and several at once.
-func testSubtrees(t *testing.T, s Store) {
-	sub, ok := s.(vmap.SubtreeReader)
-	if !ok {
-		t.Skip("the store does not read subtrees")
-	}
-	ctx := context.Background()
-	ref := vmap.NewMemoryStore()
-	var ups []vmap.Update
-	for i := range 3000 {
-		ups = append(ups, vmap.Update{Key: key(i), Value: fmt.Appendf(nil, "value %d", i)})
-	}
-	// Keys that part late, for deep interior nodes; and the extreme keys.
-	var lo, hi, near vmap.Key
-	for i := range hi {
-		hi[i] = 0xff
-	}
-	near = hi
-	near[31] = 0xfe
-	ups = append(ups, vmap.Update{Key: lo, Value: []byte("zeros")}, vmap.Update{Key: hi, Value: []byte("ones")},
-		vmap.Update{Key: near, Value: []byte("near")})
-	for _, st := range []Store{s, ref} {
-		d, err := vmap.NewTree(st).Update(ctx, ups)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.WriteNodes(ctx, d.Writes); err != nil {
-			t.Fatal(err)
-		}
-	}
-	below := func(id, root vmap.NodeID) bool {
-		return id.Depth > root.Depth && vmap.PathID(id.Prefix, int(root.Depth)) == root
-	}
-	check := func(roots ...vmap.NodeID) {
-		t.Helper()
-		got, err := sub.ReadSubtrees(ctx, roots)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := make(map[vmap.NodeID]vmap.Node)
-		ref.Nodes(func(id vmap.NodeID, n vmap.Node) bool {
-			for _, r := range roots {
-				if below(id, r) {
-					want[id] = n
-				}
-			}
-			return true
-		})
-		seen := make(map[vmap.NodeID]bool)
-		for _, w := range got {
-			n, ok := want[w.ID]
-			if !ok || seen[w.ID] || !equal(n, w.Node) {
-				t.Fatalf("below %v: node %s (%+v) read, not stored there once", roots, w.ID, w.Node)
-			}
-			seen[w.ID] = true
-		}
-		if len(seen) != len(want) {
-			t.Fatalf("below %v: %d nodes read, %d stored", roots, len(seen), len(want))
-		}
-	}
-	var all []vmap.NodeID
-	for _, k := range []vmap.Key{lo, hi, near, key(7), key(1234)} {
-		for _, d := range []int{0, 1, 7, 8, 9, 15, 16, 17, 18, 19, 24, 31, 40, 255} {
-			r := vmap.PathID(k, d)
-			check(r)
-			if d > 0 {
-				check(r.Sibling())
-			}
-			if d == 17 && !slices.Contains(all, r) {
-				all = append(all, r)
-			}
-		}
-	}
-	check(all...)
 }
