@@ -6,9 +6,9 @@
 # srv_TAG.log has a line per map-root entry.
 set -u
 TAG=$1; BIN=$2
+. ./lib.sh
 rm -rf data_$TAG; cp -r data_S1 data_$TAG; sync
-env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data data_$TAG -issuer keys/load.example > srv_$TAG.log 2>&1 &
-SP=$!
+serve data_$TAG $TAG $BIN
 sleep 3
 io() { grep -E "^$1:" /proc/$SP/io | awk '{print $2}'; }
 sectors() { awk '{print $7}' /sys/block/${DISK:-vda}/stat; }

@@ -6,8 +6,7 @@
 set -u
 DATA=$1; TAG=$2; BIN=$3; N=$4
 . ./lib.sh
-env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data $DATA -issuer keys/load.example > srv_$TAG.log 2>&1 &
-SP=$!
+serve $DATA $TAG $BIN
 sleep 3
 sample_rss $TAG
 last=0

@@ -1,12 +1,17 @@
 # lib.sh: sourced by the scripts here.
 
-# fresh_server TAG BIN: a fresh log in data_TAG and bin/BIN serving it,
-# with the configuration CFG (default cfg.json) and the environment ENVV;
-# sets SP to the server's process.
+# serve DATA TAG BIN: bin/BIN serving the log in the directory DATA,
+# with the configuration CFG (default cfg.json) and the environment ENVV,
+# its output in srv_TAG.log; sets SP to the server's process.
+serve() {
+  env ${ENVV:-X=1} bin/$3 -config ${CFG:-cfg.json} -data $1 -issuer keys/load.example > srv_$2.log 2>&1 &
+  SP=$!
+}
+
+# fresh_server TAG BIN: a fresh log in data_TAG, served as serve says.
 fresh_server() {
   rm -rf data_$1; mkdir data_$1
-  env ${ENVV:-X=1} bin/$2 -config ${CFG:-cfg.json} -data data_$1 -issuer keys/load.example > srv_$1.log 2>&1 &
-  SP=$!
+  serve data_$1 $1 $2
   sleep 2
 }
 

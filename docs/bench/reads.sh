@@ -5,8 +5,8 @@
 # CFG= and ENVV= as for run.sh.
 set -u
 DATA=$1; TAG=$2; BIN=$3
-env ${ENVV:-X=1} bin/$BIN -config ${CFG:-cfg.json} -data $DATA -issuer keys/load.example > srv_$TAG.log 2>&1 &
-SP=$!
+. ./lib.sh
+serve $DATA $TAG $BIN
 sleep 3
 for i in 1 2; do
   for m in tiles proofs; do
