@@ -17,6 +17,6 @@ bin/credload write -url http://127.0.0.1:18080 -key keys/load.example.key -seed 
 echo "wchar $(($(io wchar) - C0))" >> ab_$TAG.out
 echo "write_bytes $(($(io write_bytes) - W0))" >> ab_$TAG.out
 echo "disk_sectors_written $(($(sectors) - D0))" >> ab_$TAG.out
-curl -s http://127.0.0.1:18080/metrics | grep -E '^credlog_(commit_seconds|batch_seconds|batch_entries)_(sum|count)' >> ab_$TAG.out
+batch_metrics ab_$TAG.out
 kill $SP; wait $SP
 rm -rf data_$TAG

@@ -8,6 +8,12 @@ serve() {
   SP=$!
 }
 
+# batch_metrics FILE: appends the server's batch counts, sizes and times
+# (and the commits') to FILE.
+batch_metrics() {
+  curl -s http://127.0.0.1:18080/metrics | grep -E '^credlog_(commit_seconds|batch_seconds|batch_entries)_(sum|count)' >> $1
+}
+
 # fresh_server TAG BIN: a fresh log in data_TAG, served as serve says.
 fresh_server() {
   rm -rf data_$1; mkdir data_$1

@@ -7,6 +7,6 @@ TAG=$1; BIN=$2; CLIENTS=${3:-64}
 . ./lib.sh
 fresh_server $TAG $BIN
 bin/credload write -url http://127.0.0.1:18080 -key keys/load.example.key -seed $TAG -events 40000 -batch 1 -concurrency $CLIENTS > s_$TAG.out 2>&1
-curl -s http://127.0.0.1:18080/metrics | grep -E '^credlog_(commit_seconds|batch_seconds|batch_entries)_(sum|count)' >> s_$TAG.out
+batch_metrics s_$TAG.out
 kill $SP; wait $SP
 rm -rf data_$TAG
