@@ -1,5 +1,5 @@
 #!/bin/bash
-# ab.sh TAG BIN: a copy of the log data_S1, one batched run of 100,000
+# ab.sh TAG BIN: a copy of the log data_S1 (or of SRC), one batched run of 100,000
 # events; what the server wrote meanwhile: the bytes of its write system
 # calls (wchar), its write_bytes, and the sectors the disk wrote; and the
 # batch metrics. With a configuration that logs at debug level (CFG=),
@@ -7,7 +7,7 @@
 set -u
 TAG=$1; BIN=$2
 . ./lib.sh
-rm -rf data_$TAG; cp -r data_S1 data_$TAG; sync
+rm -rf data_$TAG; cp -r ${SRC:-data_S1} data_$TAG; sync
 serve data_$TAG $TAG $BIN
 sleep 3
 io() { grep -E "^$1:" /proc/$SP/io | awk '{print $2}'; }
