@@ -195,9 +195,9 @@ func flipEntryByte(t *testing.T, db *sql.DB, i uint64) {
 
 // flipTileHash flips a byte of hash k of a tile.
 func flipTileHash(t *testing.T, db *sql.DB, level, index uint64, k int) {
-	b := blob(t, db, "SELECT data FROM tiles WHERE level = ? AND idx = ?", level, index)
+	b := blob(t, db, "SELECT data FROM tiles WHERE id = (? << 56) | ?", level, index)
 	b[k*32+5] ^= 0x80
-	exec(t, db, "UPDATE tiles SET data = ? WHERE level = ? AND idx = ?", b, level, index)
+	exec(t, db, "UPDATE tiles SET data = ? WHERE id = (? << 56) | ?", b, level, index)
 }
 
 // signCheckpoint signs a checkpoint with key.
@@ -232,10 +232,10 @@ var corruptions = []corruption{
 		"entry 785: leaf hash not in tile 0/003"},
 	{"changed level-1 tile hash", func(t *testing.T, db *sql.DB, _ *fscktest.Log) { flipTileHash(t, db, 1, 0, 2) },
 		"tile 1/000: hash 2 is not the root of tile 0/002"},
-	{"deleted level-1 tile", func(t *testing.T, db *sql.DB, _ *fscktest.Log) { exec(t, db, "DELETE FROM tiles WHERE level = 1") },
+	{"deleted level-1 tile", func(t *testing.T, db *sql.DB, _ *fscktest.Log) { exec(t, db, "DELETE FROM tiles WHERE id >> 56 = 1") },
 		"tile 1/000: missing"},
 	{"level-2 tile", func(t *testing.T, db *sql.DB, _ *fscktest.Log) {
-		exec(t, db, "INSERT INTO tiles (level, idx, data) VALUES (2, 0, zeroblob(32))")
+		exec(t, db, "INSERT INTO tiles (id, data) VALUES (2 << 56, zeroblob(32))")
 	}, "tile 2/000: stored beyond the tree"},
 	{"wrong stored root", func(t *testing.T, db *sql.DB, _ *fscktest.Log) { exec(t, db, "UPDATE tree SET root = zeroblob(32)") },
 		"tree: stored root 0000000000000000000000000000000000000000000000000000000000000000, but the"},

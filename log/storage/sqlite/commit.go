@@ -45,7 +45,11 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
 		return err
 	}
 	for _, ti := range b.Tiles {
-		if _, err := t.exec(ctx, qTile, ti.Level, ti.Index, ti.Data); err != nil {
+		id, ok := tileID(ti.Level, ti.Index)
+		if !ok {
+			return fmt.Errorf("storage: tile %d/%d is beyond what a log can hold", ti.Level, ti.Index)
+		}
+		if _, err := t.exec(ctx, qTile, id, ti.Data); err != nil {
 			return fmt.Errorf("couldn't write tile %d/%d: %w", ti.Level, ti.Index, err)
 		}
 	}
@@ -79,7 +83,7 @@ func (s *Storage) Commit(ctx context.Context, b *storage.Batch) (err error) {
 const (
 	qTreeSize = "SELECT size FROM tree WHERE id = 0"
 	qTree     = "UPDATE tree SET size = ?, root = ?, edge = ? WHERE id = 0"
-	qTile     = "INSERT OR REPLACE INTO tiles (level, idx, data) VALUES (?, ?, ?)"
+	qTile     = "INSERT OR REPLACE INTO tiles (id, data) VALUES (?, ?)"
 	qBundle   = "INSERT OR REPLACE INTO bundles (idx, data) VALUES (?, ?)"
 	qLeaf     = "INSERT INTO leaves (hash, idx) VALUES (?, ?)"
 	qIssuer   = "INSERT OR REPLACE INTO issuers (name, key_id, public_key, vrf_key) VALUES (?, ?, ?, ?)"

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -73,6 +74,21 @@ func scanNodes(t *testing.T, s *sqlite.Storage) []storedNode {
 	return out
 }
 
+// downgradeTiles gives the tiles table of the database at path the layout
+// of schema versions up to 2, keyed by (level, idx) WITHOUT ROWID, and
+// sets its version to 2.
+func downgradeTiles(t *testing.T, path string) {
+	t.Helper()
+	rawExec(t, path,
+		`CREATE TABLE tiles_v2 (
+			level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,
+			PRIMARY KEY (level, idx)) WITHOUT ROWID`,
+		"INSERT INTO tiles_v2 SELECT id >> 56, id & 0xffffffffffffff, data FROM tiles",
+		"DROP TABLE tiles",
+		"ALTER TABLE tiles_v2 RENAME TO tiles",
+		"PRAGMA user_version = 2")
+}
+
 // downgradePostings gives the credentials and subjects tables of the
 // database at path the layout of schema version 1, keyed by issuer first
 // and without their lists of entries, and creates version 1's tables
@@ -80,6 +96,7 @@ func scanNodes(t *testing.T, s *sqlite.Storage) []storedNode {
 // rows is not nil.
 func downgradePostings(t *testing.T, path string, rows ...[]keyIndex) {
 	t.Helper()
+	downgradeTiles(t, path)
 	rawExec(t, path,
 		`CREATE TABLE credentials_v1 (
 			issuer TEXT NOT NULL, id BLOB NOT NULL, subject BLOB NOT NULL, version INTEGER NOT NULL,
@@ -139,7 +156,7 @@ func TestMigrateMapNodes(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if v, ddl := rawSchema(t, path); v != 2 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
+	if v, ddl := rawSchema(t, path); v != 3 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
 		t.Fatalf("a new database has version %d and map_nodes %q", v, ddl)
 	}
 
@@ -172,7 +189,7 @@ func TestMigrateMapNodes(t *testing.T) {
 	if !slices.EqualFunc(got, want, func(a, b storedNode) bool { return a.id == b.id && string(a.node) == string(b.node) }) {
 		t.Errorf("migration changed the nodes: %d after, %d before", len(got), len(want))
 	}
-	if v, ddl := rawSchema(t, path); v != 2 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
+	if v, ddl := rawSchema(t, path); v != 3 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
 		t.Errorf("after migration: version %d, map_nodes %q", v, ddl)
 	}
 }
@@ -189,12 +206,12 @@ func TestRefuseLaterVersion(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rawExec(t, path, "PRAGMA user_version = 3")
+	rawExec(t, path, "PRAGMA user_version = 4")
 	_, err = sqlite.Open(context.Background(), path)
-	if err == nil || !strings.Contains(err.Error(), "schema version 3") {
-		t.Fatalf("Open of a version 3 database: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "schema version 4") {
+		t.Fatalf("Open of a version 4 database: %v", err)
 	}
-	if v, _ := rawSchema(t, path); v != 3 {
+	if v, _ := rawSchema(t, path); v != 4 {
 		t.Errorf("the refused database now has version %d", v)
 	}
 }
@@ -276,7 +293,7 @@ func TestMigratePostings(t *testing.T) {
 			t.Errorf("after migration, the lookup of %x = %v, want %v", k, got[k], w)
 		}
 	}
-	if v, _ := rawSchema(t, l.DB); v != 2 {
+	if v, _ := rawSchema(t, l.DB); v != 3 {
 		t.Errorf("after migration: version %d", v)
 	}
 	if n := rawCount(t, l.DB, "SELECT count(*) FROM sqlite_master WHERE name IN ('by_credential', 'by_subject')"); n != 0 {
@@ -323,5 +340,107 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// storedTile is a row of the tiles table.
+type storedTile struct {
+	level, index uint64
+	data         string
+}
+
+// rawTiles returns the rows of a tiles table of schema version 2.
+func rawTiles(t *testing.T, path string) []storedTile {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT level, idx, data FROM tiles ORDER BY level, idx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []storedTile
+	for rows.Next() {
+		var st storedTile
+		if err := rows.Scan(&st.level, &st.index, &st.data); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMigrateTiles opens a log of schema version 2, whose tiles table is
+// keyed by (level, idx) WITHOUT ROWID: Open rewrites it as a rowid table,
+// from which ReadTile returns the same tiles, and the log takes more
+// entries. A table holding a tile no log can have is refused, the
+// database unchanged.
+func TestMigrateTiles(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "log.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitEntries(t, s, 256*3+17)
+	commitEntries(t, s, 256*5)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := rawCount(t, path, "SELECT count(*) FROM sqlite_master WHERE name = 'tiles' AND sql LIKE '%WITHOUT ROWID%'"); n != 0 {
+		t.Fatalf("a new database's tiles table is WITHOUT ROWID")
+	}
+	downgradeTiles(t, path)
+	want := rawTiles(t, path)
+	// 2,065 entries: eight full level-0 tiles and a partial one, and a
+	// partial level-1 tile of their eight roots.
+	if len(want) != 10 {
+		t.Fatalf("%d tiles stored for 2,065 entries, want 10", len(want))
+	}
+	bad := filepath.Join(t.TempDir(), "bad.db")
+	copyFile(t, path, bad)
+
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		got, err := s.ReadTile(ctx, w.level, w.index)
+		if err != nil || string(got) != w.data {
+			t.Errorf("tile %d/%d after migration: %d bytes, %v; want %d bytes", w.level, w.index, len(got), err, len(w.data))
+		}
+	}
+	if _, err := s.ReadTile(ctx, 8, 0); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("ReadTile of level 8: %v, want ErrNotFound", err)
+	}
+	ts := commitEntries(t, s, 300)
+	if ts.Size != 256*8+17+300 {
+		t.Errorf("after migration and one more batch the tree has %d entries", ts.Size)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := rawSchema(t, path); v != 3 {
+		t.Errorf("after migration: version %d", v)
+	}
+	if n := rawCount(t, path, "SELECT count(*) FROM tiles"); n < len(want) {
+		t.Errorf("after migration and a batch, %d tiles stored, want at least %d", n, len(want))
+	}
+
+	rawExec(t, bad, "INSERT INTO tiles (level, idx, data) VALUES (8, 0, zeroblob(32))")
+	if _, err := sqlite.Open(ctx, bad); err == nil || !strings.Contains(err.Error(), "tiles have a level over 7") {
+		t.Fatalf("Open of a log with a tile of level 8: %v", err)
+	}
+	if v, _ := rawSchema(t, bad); v != 2 {
+		t.Errorf("the refused database now has version %d", v)
+	}
+	if got := rawTiles(t, bad); len(got) != len(want)+1 {
+		t.Errorf("the refused database has %d tiles, want %d", len(got), len(want)+1)
 	}
 }

@@ -74,7 +74,11 @@ func (s *Storage) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
 
 // ReadTile implements storage.Storage.
 func (s *Storage) ReadTile(ctx context.Context, level, index uint64) ([]byte, error) {
-	return s.blob(ctx, "tile", "SELECT data FROM tiles WHERE level = ? AND idx = ?", level, index)
+	id, ok := tileID(level, index)
+	if !ok {
+		return nil, fmt.Errorf("%w: tile %d/%d", storage.ErrNotFound, level, index)
+	}
+	return s.blob(ctx, "tile", "SELECT data FROM tiles WHERE id = ?", id)
 }
 
 // ReadBundle implements storage.Storage.

@@ -130,10 +130,7 @@ CREATE TABLE IF NOT EXISTS tree (
 	root BLOB NOT NULL,
 	edge BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS tiles (
-	level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,
-	PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tiles (` + tilesColumns + `);
 CREATE TABLE IF NOT EXISTS bundles (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS leaves (hash BLOB PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
@@ -167,6 +164,31 @@ const mapNodesColumns = `
 	depth INTEGER NOT NULL, prefix BLOB NOT NULL, node BLOB NOT NULL, tier INTEGER NOT NULL,
 	PRIMARY KEY (tier, prefix, depth)
 `
+
+// tilesColumns are the hash tiles' table's columns (schema version 3):
+// a tile's row is keyed by tileID(level, index), its rowid. A tile of
+// 8 KiB is twice a page: in a table WITHOUT ROWID, whose B-tree holds
+// whole rows in its interior pages too, a page held some 7 tiles, and a
+// lookup compared the key against rows whose bytes are mostly on overflow
+// pages, which SQLite reads in full for each comparison. In a rowid table
+// the interior pages hold only the integer keys.
+const tilesColumns = `id INTEGER PRIMARY KEY, data BLOB NOT NULL`
+
+// maxTileLevel bounds the tile levels tileID can key: a log of fewer than
+// 2^63 entries, the most an SQLite integer can index, has tiles of levels
+// 0 to 7 only.
+const maxTileLevel = 7
+
+// tileID returns the key of the hash tile at level and index: the level
+// in the top byte, the index in the 56 bits below, so that the rows are
+// in (level, index) order. ok is false for a tile no log stored here can
+// have.
+func tileID(level, index uint64) (id int64, ok bool) {
+	if level > maxTileLevel || index >= 1<<56 {
+		return 0, false
+	}
+	return int64(level<<56 | index), true
+}
 
 // credentialsColumns and subjectsColumns are the record tables' columns
 // and keys (schema version 2). A record is keyed by its credential ID or
@@ -205,8 +227,10 @@ func tierOf(d uint16) uint16 { return min(d, lowTier) }
 //   - 2: the lookup indexes by credential and by subject kept in the
 //     records' entries columns (postings.go), instead of the tables
 //     by_credential and by_subject, and the records keyed by ID or label
-//     first (credentialsColumns, subjectsColumns).
-const schemaVersion = 2
+//     first (credentialsColumns, subjectsColumns);
+//   - 3: the hash tiles in a rowid table keyed by tileID (tilesColumns),
+//     instead of a table WITHOUT ROWID keyed by (level, idx).
+const schemaVersion = 3
 
 // migrate brings the database to schemaVersion in one transaction: it
 // creates what is missing and rewrites the tables whose layout changed.
@@ -247,6 +271,11 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 				return fmt.Errorf("couldn't migrate the lookup indexes to version 2: %w", err)
 			}
 		}
+		if version < 3 {
+			if err := migrateTiles(ctx, tx); err != nil {
+				return fmt.Errorf("couldn't migrate the tiles to version 3: %w", err)
+			}
+		}
 	}
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return err
@@ -255,6 +284,31 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 		return err
 	}
 	return tx.Commit()
+}
+
+// migrateTiles rewrites a tiles table of an earlier version, keyed by
+// (level, idx) WITHOUT ROWID, as version 3's rowid table. A row of a
+// level or index that tileID cannot key fails it.
+func migrateTiles(ctx context.Context, tx *sql.Tx) error {
+	var bad int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tiles WHERE level < 0 OR level > ? OR idx < 0 OR idx >= ?",
+		maxTileLevel, int64(1)<<56).Scan(&bad); err != nil {
+		return err
+	}
+	if bad > 0 {
+		return fmt.Errorf("storage: %d tiles have a level over %d or an index over 2^56", bad, maxTileLevel)
+	}
+	for _, q := range []string{
+		"CREATE TABLE tiles_v3 (" + tilesColumns + ")",
+		"INSERT INTO tiles_v3 (id, data) SELECT (level << 56) | idx, data FROM tiles ORDER BY level, idx",
+		"DROP TABLE tiles",
+		"ALTER TABLE tiles_v3 RENAME TO tiles",
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrateMapNodes rewrites a version-0 map_nodes with version 1's key.
