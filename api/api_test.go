@@ -659,4 +659,63 @@ func TestMapProofs(t *testing.T) {
 	}
 }
 
+// waitMapProof polls path until it is proved under a map-root entry
+// after index after, and returns that proof and the entry's map root.
+func waitMapProof(t *testing.T, tl *testLog, path string, after uint64) (*api.MapProofResponse, vmap.Hash) {
+	t.Helper()
+	for range 500 {
+		mp, code := getMap(t, tl, path)
+		if code == http.StatusOK && mp.MapRootIndex > after {
+			mr, err := entry.Parse(mp.MapRootEntry)
+			if err != nil || mr.Type != entry.TypeMapRoot {
+				t.Fatalf("map-root entry: %+v, %v", mr, err)
+			}
+			return mp, vmap.Hash(mr.MapRoot)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s: no proof under a map-root entry after %d", path, after)
+	return nil, vmap.Hash{}
+}
+
+// TestMapProofsAcrossMapRoots: the server keeps the map's top levels in
+// memory for proofs; after a later map-root entry, proofs come from the
+// new map, not from nodes kept from the old one.
+func TestMapProofsAcrossMapRoots(t *testing.T) {
+	tl := newTestLog(t, true, func(c *sequencer.Config) { c.MapEpoch = 20 * time.Millisecond })
+	credPath := "/map/credential/" + hexOf(cred(1)) + "?issuer=" + issuer
+	var last uint64
+	submit := func(raws ...[]byte) {
+		for _, raw := range raws {
+			r, err := tl.c.Submit(ctx, raw, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = r.Index
+		}
+	}
+	submit(tl.registration(), tl.issue(1, 1, 1, -1))
+	for i := 2; i < 40; i++ {
+		submit(tl.issue(i, i, 1, -1))
+	}
+	mp, root := waitMapProof(t, tl, credPath, last)
+	if _, err := vmap.VerifyCredentialStatus(root, issuer, cred(1), state.StatusActive, mp.Value, mp.Proof); err != nil {
+		t.Fatalf("active credential: %v", err)
+	}
+	// Proofs of other keys fill the cache with this map's top levels.
+	for i := 2; i < 40; i++ {
+		if _, code := getMap(t, tl, "/map/credential/"+hexOf(cred(i))+"?issuer="+issuer); code != http.StatusOK {
+			t.Fatalf("credential %d: %d", i, code)
+		}
+	}
+	submit(tl.status(entry.TypeRevoke, 1, 1))
+	mp2, root2 := waitMapProof(t, tl, credPath, last)
+	if root2 == root {
+		t.Fatal("the revocation did not change the map root")
+	}
+	if _, err := vmap.VerifyCredentialStatus(root2, issuer, cred(1), state.StatusRevoked, mp2.Value, mp2.Proof); err != nil {
+		t.Fatalf("revoked credential, under the later map-root entry: %v", err)
+	}
+}
+
 func hexOf(h entry.Hash) string { return hex.EncodeToString(h[:]) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/gorilla/mux"
 
@@ -70,6 +71,43 @@ func (s *Server) serveMap(subject bool) http.HandlerFunc {
 	}
 }
 
+// mapReadDepth is how many levels of the map mapReadCache keeps: 2^16 - 1
+// positions, some 2.2 MiB. A proof in a map of n keys reads some
+// 2·(log2(n) + 4) positions, the path and its siblings: at 20 million
+// keys, 56, of which the cache answers 32 once warm.
+const mapReadDepth = 16
+
+// mapReadCache keeps the top levels of the stored map in memory for map
+// proofs, for as long as the map-root entry they were read under is the
+// latest: the map changes only with a map-root entry, which changes the
+// nodes near the root. Every proof reads the latest map-root entry
+// first; one of a later entry empties the cache. A proof built from
+// nodes of two maps (read across a map-root entry's commit, or in a
+// request that began before it) does not verify against the root it is
+// served with, and is read again (errMapMoved).
+type mapReadCache struct {
+	cache *vmap.Cache
+	mu    sync.Mutex
+	index uint64 // the map-root entry the cache follows
+	any   bool   // index is set
+}
+
+func newMapReadCache(r vmap.NodeReader) *mapReadCache {
+	return &mapReadCache{cache: vmap.NewCache(r, mapReadDepth)}
+}
+
+// follow empties the cache if the latest map-root entry, at index, is
+// later than the one the cache follows.
+func (m *mapReadCache) follow(index uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.any && index <= m.index {
+		return
+	}
+	m.cache.Reset()
+	m.index, m.any = index, true
+}
+
 // errMapMoved: a map-root committed while the proof was read.
 var errMapMoved = errors.New("map moved while proving")
 
@@ -78,6 +116,7 @@ func (s *Server) mapProof(ctx context.Context, key vmap.Key) (*MapProofResponse,
 	if err != nil {
 		return nil, fmt.Errorf("no map-root entry yet: %w", err)
 	}
+	s.mapReads.follow(mr.Index)
 	proof, value, err := s.mapTree.Prove(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't prove: %w", err)

@@ -65,6 +65,8 @@ type Server struct {
 	nodes *lru[*subtrees]
 	// published are sizes known to have a published checkpoint.
 	published sizeSet
+	// mapReads keeps the top levels of the map last served in memory.
+	mapReads *mapReadCache
 	// mapTree proves map keys: one Tree for all requests, so that its
 	// reads are sized by the depth of the proofs it built before.
 	mapTree *vmap.Tree
@@ -91,7 +93,8 @@ func NewServer(cfg Config) *Server {
 		cfg.ReadCache = DefaultReadCache
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Storage, logger: cfg.Logger, router: mux.NewRouter(), tiles: newTileCache(cfg.ReadCache), nodes: newNodeCache(cfg.ReadCache / nodeCacheShare),
-		mapTree: vmap.NewTree(cfg.Storage)}
+		mapReads: newMapReadCache(cfg.Storage)}
+	s.mapTree = vmap.NewTree(s.mapReads.cache)
 	s.bundles = s.tiles.lru
 	r := s.router
 	r.HandleFunc("/checkpoint", s.serveCheckpoint).Methods(http.MethodGet, http.MethodHead)

@@ -19,16 +19,24 @@ var _ NodeReader = (*Cache)(nil)
 //
 // A position above the cached depth is read from the store the first
 // time and then answered from memory (empty positions too). The cache
-// follows the store only through Apply: the writer calls it with every
-// Diff once the Diff is durably stored, and with nothing else. A Diff
-// that was not stored (a failed commit) is not applied, and after a
-// commit whose outcome is unknown the writer calls Reset. No one else
-// may write the store while a Cache reads it.
+// follows the store only through Apply and Reset:
+//
+//   - the tree's writer calls Apply with every Diff once the Diff is
+//     durably stored, and with nothing else. A Diff that was not stored
+//     (a failed commit) is not applied, and after a commit whose outcome
+//     is unknown the writer calls Reset. No one else may write the store
+//     while the writer's Cache reads it;
+//   - a reader of a tree that others write calls Reset whenever it learns
+//     that the stored tree changed (a new root). A read from the store
+//     that began before a Reset is returned but not kept, so that what
+//     the cache holds after a Reset was read after it; the proofs built
+//     meanwhile must be checked against the root they are served with.
 type Cache struct {
 	r     NodeReader
 	depth uint16
 
-	mu sync.Mutex
+	mu  sync.Mutex
+	gen uint64 // Resets so far
 	// The positions above depth are numbered breadth-first (slot) and
 	// kept in arrays of 2^depth - 1: some 2.2 MiB at depth 16.
 	known  []uint64 // bitmap of the slots read or written
@@ -103,6 +111,7 @@ func (c *Cache) ReadNodes(ctx context.Context, ids []NodeID) ([]Node, error) {
 	out := make([]Node, len(ids))
 	var miss []int
 	c.mu.Lock()
+	gen := c.gen
 	for i, id := range ids {
 		n, ok := c.get(id)
 		if !ok {
@@ -128,9 +137,12 @@ func (c *Cache) ReadNodes(ctx context.Context, ids []NodeID) ([]Node, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	keep := c.gen == gen // no Reset since the store was read
 	for j, i := range miss {
 		out[i] = got[j]
-		c.set(ids[i], got[j])
+		if keep {
+			c.set(ids[i], got[j])
+		}
 	}
 	return out, nil
 }
@@ -151,6 +163,7 @@ func (c *Cache) Reset() {
 	clear(c.known)
 	clear(c.leaves)
 	c.n = 0
+	c.gen++
 }
 
 // Len returns the number of cached positions.

@@ -75,3 +75,49 @@ func TestCacheFollowsStore(t *testing.T) {
 		})
 	}
 }
+
+// resettingReader calls reset in the middle of its first read.
+type resettingReader struct {
+	NodeReader
+	reset func()
+	once  sync.Once
+}
+
+func (r *resettingReader) ReadNodes(ctx context.Context, ids []NodeID) ([]Node, error) {
+	got, err := r.NodeReader.ReadNodes(ctx, ids)
+	r.once.Do(r.reset)
+	return got, err
+}
+
+// TestCacheResetDuringRead: what a read took from the store before a
+// Reset is returned but not kept, so that a reader that resets its cache
+// when the stored tree changes never keeps a node of the old tree.
+func TestCacheResetDuringRead(t *testing.T) {
+	ctx := context.Background()
+	g := newKeyGen(3, false)
+	s, m := NewMemoryStore(), refMap{}
+	ups := g.randomBatch(m, 200)
+	d, err := NewTree(s).Update(ctx, ups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteNodes(ctx, d.Writes); err != nil {
+		t.Fatal(err)
+	}
+	cr := &countingReader{NodeReader: s, reads: map[NodeID]int{}}
+	rr := &resettingReader{NodeReader: cr}
+	c := NewCache(rr, 8)
+	rr.reset = c.Reset
+	if root, err := NewTree(c).Root(ctx); err != nil || root != d.Root {
+		t.Fatalf("root through the cache: %x, %v; want %x", root, err, d.Root)
+	}
+	if c.Len() != 0 {
+		t.Errorf("a read that a Reset overtook left %d positions in the cache", c.Len())
+	}
+	if _, err := NewTree(c).Root(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != 1 || cr.reads[RootID] != 2 {
+		t.Errorf("after a read with no Reset: %d cached positions, the root read %d times from the store; want 1 and 2", c.Len(), cr.reads[RootID])
+	}
+}
