@@ -89,7 +89,7 @@ type mapReadCache struct {
 	cache *vmap.Cache
 	mu    sync.Mutex
 	index uint64 // the map-root entry the cache follows
-	any   bool   // index is set
+	known bool   // index is set
 }
 
 func newMapReadCache(r vmap.NodeReader) *mapReadCache {
@@ -101,11 +101,11 @@ func newMapReadCache(r vmap.NodeReader) *mapReadCache {
 func (m *mapReadCache) follow(index uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.any && index <= m.index {
+	if m.known && index <= m.index {
 		return
 	}
 	m.cache.Reset()
-	m.index, m.any = index, true
+	m.index, m.known = index, true
 }
 
 // errMapMoved: a map-root committed while the proof was read.
