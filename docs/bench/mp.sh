@@ -1,5 +1,5 @@
 #!/bin/bash
-# mpx.sh DATA TAG BIN: bin/BIN serving the log in the directory DATA, then
+# mp.sh DATA TAG BIN: bin/BIN serving the log in the directory DATA, then
 # two map-proof read runs for the credentials of seed S1-r1.
 set -u
 DATA=$1; TAG=$2; BIN=$3

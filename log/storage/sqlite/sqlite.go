@@ -296,7 +296,7 @@ func migrateTiles(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	if bad > 0 {
-		return fmt.Errorf("storage: %d tiles have a level over %d or an index over 2^56", bad, maxTileLevel)
+		return fmt.Errorf("storage: %d tiles have a level over %d or an index of 2^56 or more", bad, maxTileLevel)
 	}
 	for _, q := range []string{
 		"CREATE TABLE tiles_v3 (" + tilesColumns + ")",
