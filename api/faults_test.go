@@ -159,21 +159,35 @@ func TestCommitFailsAfterWriting(t *testing.T) {
 }
 
 // TestStorageReadsFail makes every read fail: submissions get 503 with
-// Retry-After and are not stored, reads get 500 without details, and the
-// log recovers when reads work again.
+// Retry-After and are not stored, reads of storage get 500 without
+// details, the latest checkpoint is still served (from the log's memory),
+// and the log recovers when reads work again.
 func TestStorageReadsFail(t *testing.T) {
 	tl, fs := newFaultyLog(t)
 	if _, err := tl.c.Submit(ctx, tl.registration(), true); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, tl)
+	_, cp, err := tl.store.LatestCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fs.FailReads(true)
 	raw := tl.issue(1, 10, 1, -1)
 	code, retry, body := post(t, tl, raw)
 	if code != http.StatusServiceUnavailable || retry != api.RetryAfter {
 		t.Fatalf("submission while reads fail: %d, Retry-After %q, %v", code, retry, body)
 	}
-	for _, path := range []string{"/checkpoint", "/lookup/credential/" + hexOf(cred(10)), "/tile/0/000.p/1"} {
+	resp, err := http.Get(tl.srv.URL + "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(b, cp) {
+		t.Errorf("GET /checkpoint while reads fail: %d %q, want 200 %q", resp.StatusCode, b, cp)
+	}
+	for _, path := range []string{"/lookup/credential/" + hexOf(cred(10)), "/tile/0/000.p/1"} {
 		resp, err := http.Get(tl.srv.URL + path)
 		if err != nil {
 			t.Fatal(err)

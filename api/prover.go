@@ -31,7 +31,7 @@ type prover struct {
 
 // newProver returns a prover at the latest published checkpoint.
 func (s *Server) newProver(ctx context.Context) (*prover, error) {
-	size, cp, err := s.store.LatestCheckpoint(ctx)
+	size, cp, err := s.latestCheckpoint(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the latest checkpoint: %w", err)
 	}

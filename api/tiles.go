@@ -21,8 +21,20 @@ const (
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
+// latestCheckpoint returns the latest published checkpoint: from memory
+// while the log in this process is the one that publishes (every client,
+// witness and proof asks for it), else from storage.
+func (s *Server) latestCheckpoint(ctx context.Context) (uint64, []byte, error) {
+	if s.log != nil {
+		if size, cp, ok := s.log.LatestCheckpoint(); ok {
+			return size, cp, nil
+		}
+	}
+	return s.store.LatestCheckpoint(ctx)
+}
+
 func (s *Server) serveCheckpoint(w http.ResponseWriter, r *http.Request) {
-	_, cp, err := s.store.LatestCheckpoint(r.Context())
+	_, cp, err := s.latestCheckpoint(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

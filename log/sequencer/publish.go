@@ -66,7 +66,7 @@ func (l *Log) publish(ctx context.Context, size uint64) error {
 		return fmt.Errorf("couldn't store the checkpoint: %w", err)
 	}
 	l.mu.Lock()
-	l.published, l.pubTime = ts.Size, time.Now()
+	l.published, l.pubNote, l.pubTime = ts.Size, signed, time.Now()
 	close(l.pubCh)
 	l.pubCh = make(chan struct{})
 	l.mu.Unlock()

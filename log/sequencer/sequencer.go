@@ -128,6 +128,7 @@ type Log struct {
 	mu        sync.Mutex
 	committed uint64        // durable tree size
 	published uint64        // size of the latest published checkpoint
+	pubNote   []byte        // that checkpoint, signed; nil if none
 	pubTime   time.Time     // when it was published
 	pubCh     chan struct{} // closed and replaced on every publication
 	commitCh  chan struct{} // closed and replaced on every commit
@@ -211,8 +212,8 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		pubCh:       make(chan struct{}),
 		commitCh:    make(chan struct{}),
 	}
-	if size, _, err := cfg.Storage.LatestCheckpoint(ctx); err == nil {
-		l.published, l.pubTime = size, time.Now()
+	if size, cp, err := cfg.Storage.LatestCheckpoint(ctx); err == nil {
+		l.published, l.pubNote, l.pubTime = size, cp, time.Now()
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return nil, fmt.Errorf("couldn't read the latest checkpoint: %w", err)
 	}
@@ -268,6 +269,22 @@ func (l *Log) Run(ctx context.Context) error {
 	cancelPub()
 	<-pubDone
 	return err
+}
+
+// LatestCheckpoint returns the latest checkpoint this log published (or
+// found stored when it started), from memory: what storage's
+// LatestCheckpoint returns while this log is the one that publishes,
+// without a read of storage. signed must not be modified. ok is false
+// before the first checkpoint and
+// once the log has stopped, when another sequencer may publish; the
+// caller then reads storage.
+func (l *Log) LatestCheckpoint() (size uint64, signed []byte, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pubNote == nil || l.stopped != nil {
+		return 0, nil, false
+	}
+	return l.published, l.pubNote, true
 }
 
 // Stats is a snapshot of the log's sizes.

@@ -1,6 +1,7 @@
 package sequencer_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -321,4 +322,39 @@ func TestReplayAfterResume(t *testing.T) {
 	if r := f2.Wait(context.Background()); r.Err != nil || r.Duplicate || r.Index != 4 {
 		t.Errorf("honest issue: %+v, want index 4", r)
 	}
+}
+
+// TestLatestCheckpointInMemory: the log's in-memory latest checkpoint is
+// storage's, byte for byte, after each publication and after a restart;
+// none before the first checkpoint; none once the log has stopped.
+func TestLatestCheckpointInMemory(t *testing.T) {
+	e := newEnv(t)
+	bg := context.Background()
+	if _, cp, ok := e.l.LatestCheckpoint(); ok || cp != nil {
+		t.Fatalf("a fresh log has a checkpoint in memory: %q", cp)
+	}
+	same := func(what string) {
+		t.Helper()
+		size, cp, ok := e.l.LatestCheckpoint()
+		ssize, scp, err := e.l.Storage().LatestCheckpoint(bg)
+		if err != nil || !ok || size != ssize || !bytes.Equal(cp, scp) {
+			t.Fatalf("%s: in memory %d %q (%v), stored %d %q (%v)", what, size, cp, ok, ssize, scp, err)
+		}
+	}
+	for i, raw := range [][]byte{e.registration(), e.issue(1), e.issue(2)} {
+		r := e.submit(raw)
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if _, err := e.l.WaitPublished(bg, r.Index+1); err != nil {
+			t.Fatal(err)
+		}
+		same(fmt.Sprintf("after event %d", i))
+	}
+	e.stop()
+	if _, _, ok := e.l.LatestCheckpoint(); ok {
+		t.Fatal("a stopped log answers the latest checkpoint from memory")
+	}
+	e.start()
+	same("after a restart")
 }
