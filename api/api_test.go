@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/credlog/credlog/log/entry"
 	"github.com/credlog/credlog/log/sequencer"
 	"github.com/credlog/credlog/log/state"
+	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/tlogproof"
 	"github.com/credlog/credlog/log/vmap"
 )
@@ -719,3 +721,54 @@ func TestMapProofsAcrossMapRoots(t *testing.T) {
 }
 
 func hexOf(h entry.Hash) string { return hex.EncodeToString(h[:]) }
+
+// bundleCounter counts the entry bundles read from storage.
+type bundleCounter struct {
+	storage.Storage
+	n atomic.Int64
+}
+
+func (b *bundleCounter) ReadBundle(ctx context.Context, index uint64) ([]byte, error) {
+	b.n.Add(1)
+	return b.Storage.ReadBundle(ctx, index)
+}
+
+// TestLookupBundleCache: a lookup reads a full, published entry bundle
+// through the read cache (storage once, then memory), and a bundle that
+// may still grow from storage every time; the answers are the same
+// either way.
+func TestLookupBundleCache(t *testing.T) {
+	var bc *bundleCounter
+	tl := newTestLog(t, true, func(c *sequencer.Config) {
+		bc = &bundleCounter{Storage: c.Storage}
+		c.Storage = bc
+	})
+	raws := [][]byte{tl.registration()}
+	for i := 0; i < 300; i++ {
+		raws = append(raws, tl.issue(i, i, 1, -1))
+	}
+	if _, err := tl.c.SubmitBatch(ctx, raws, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cred  int
+		reads int64 // bundle reads by three lookups
+	}{
+		{10, 1},  // entry 11, in the full bundle 0
+		{280, 3}, // entry 281, in the partial bundle 1
+	} {
+		before := bc.n.Load()
+		for range 3 {
+			lr, err := tl.c.LookupCredential(ctx, cred(c.cred))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(lr.Events) != 1 || !bytes.Equal(lr.Events[0].Entry, raws[c.cred+1]) || lr.Events[0].Proof == "" {
+				t.Fatalf("lookup of credential %d: %+v", c.cred, lr)
+			}
+		}
+		if got := bc.n.Load() - before; got != c.reads {
+			t.Errorf("three lookups of credential %d read %d entry bundles from storage, want %d", c.cred, got, c.reads)
+		}
+	}
+}

@@ -70,6 +70,18 @@ func (s *Server) serveLookup(kind lookupKind) http.HandlerFunc {
 	}
 }
 
+// lookupBundle returns the entry bundle of index: a full bundle under
+// pr's published tree through the read cache, where the bundles that
+// clients fetch are too (a credential that apps check again and again is
+// looked up again and again); a bundle that may still grow, or any when
+// there is no published tree, from storage.
+func (s *Server) lookupBundle(ctx context.Context, index uint64, pr *prover) ([]byte, error) {
+	if pr != nil && (index+1)*tiles.Width <= pr.size {
+		return s.readBundle(ctx, index, 0)
+	}
+	return s.store.ReadBundle(ctx, index)
+}
+
 func (s *Server) lookup(ctx context.Context, idx []uint64) (*LookupResponse, error) {
 	resp := &LookupResponse{Events: []LookupEvent{}}
 	var pr *prover
@@ -83,7 +95,7 @@ func (s *Server) lookup(ctx context.Context, idx []uint64) (*LookupResponse, err
 	for _, i := range idx {
 		es, ok := bundles[i/tiles.Width]
 		if !ok {
-			b, err := s.store.ReadBundle(ctx, i/tiles.Width)
+			b, err := s.lookupBundle(ctx, i/tiles.Width, pr)
 			if err != nil {
 				return nil, fmt.Errorf("couldn't read entry bundle of %d: %w", i, err)
 			}
