@@ -275,9 +275,8 @@ func (l *Log) Run(ctx context.Context) error {
 // found stored when it started), from memory: what storage's
 // LatestCheckpoint returns while this log is the one that publishes,
 // without a read of storage. signed must not be modified. ok is false
-// before the first checkpoint and
-// once the log has stopped, when another sequencer may publish; the
-// caller then reads storage.
+// before the first checkpoint, and once the log has stopped, when another
+// sequencer may publish: the caller then reads storage.
 func (l *Log) LatestCheckpoint() (size uint64, signed []byte, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
