@@ -301,17 +301,26 @@ func TestSplitViewRefused(t *testing.T) {
 	if err := os.WriteFile(polFile, []byte(polText), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The honest history, witnessed: the issuer and alice's credential.
+	// The honest history, witnessed: the issuer, alice's and carol's
+	// credentials. Three entries, so that the witness can prove any fork
+	// the other log shows it: the other log has at least three entries
+	// (its registration, bob's credential, a map-root entry), and which
+	// of its sizes it sends depends on timing. At the size the witness
+	// cosigned, another root is evidence; past it, a consistency proof
+	// from size 3 implies the root at 3 (from a power of two, 2, it would
+	// not: RFC 9162 takes that root as given).
 	good := apitest.StartWith(t, apitest.Options{Signer: signer, MapEpoch: time.Hour, Witnesses: pol})
 	goodLog := &testLog{url: good.URL, signer: signer}
 	goodLog.register(t, k.vkey, k.vrfPub)
-	alice := filepath.Join(dir, "alice")
-	mustRun(t, "issuer", "issue", "-key", k.key, "-vrf-key", k.vrfKey, "-id-number", "alice", "-out", alice)
-	if code, res := goodLog.submit(t, readFileT(t, alice+".event"), true); code != http.StatusOK {
-		t.Fatalf("submit to the honest log: %d %+v", code, res)
+	for _, name := range []string{"alice", "carol"} {
+		prefix := filepath.Join(dir, name)
+		mustRun(t, "issuer", "issue", "-key", k.key, "-vrf-key", k.vrfKey, "-id-number", name, "-out", prefix)
+		if code, res := goodLog.submit(t, readFileT(t, prefix+".event"), true); code != http.StatusOK {
+			t.Fatalf("submit to the honest log: %d %+v", code, res)
+		}
 	}
-	if size, ok := wit.Latest(logOrigin); !ok || size < 2 {
-		t.Fatalf("the witness has not cosigned the honest log: %d, %v", size, ok)
+	if size, ok := wit.Latest(logOrigin); !ok || size != 3 {
+		t.Fatalf("the witness has not cosigned the honest log of 3 entries: %d, %v", size, ok)
 	}
 	// The same key, another history shown to the same witness, which
 	// refuses it; the log publishes it anyway (fail-open).
@@ -357,7 +366,7 @@ func TestSplitViewRefused(t *testing.T) {
 	if len(evidence) == 0 {
 		t.Fatal("the witness kept no evidence of the forked history")
 	}
-	if size, _ := wit.Latest(logOrigin); size != 2 {
+	if size, _ := wit.Latest(logOrigin); size != 3 {
 		t.Errorf("the witness moved to size %d of the forked history", size)
 	}
 
