@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/credlog/credlog/log/entry"
+	"github.com/credlog/credlog/log/storage"
 	"github.com/credlog/credlog/log/vmap"
 )
 
@@ -111,8 +112,20 @@ func (m *mapReadCache) follow(index uint64) {
 // errMapMoved: a map-root committed while the proof was read.
 var errMapMoved = errors.New("map moved while proving")
 
+// latestMapRoot returns the latest map-root entry's index and root: from
+// memory while the log in this process is the one that appends, else
+// from storage.
+func (s *Server) latestMapRoot(ctx context.Context) (*storage.MapRoot, error) {
+	if s.log != nil {
+		if mr, ok := s.log.MapRoot(); ok {
+			return &mr, nil
+		}
+	}
+	return s.store.MapRoot(ctx)
+}
+
 func (s *Server) mapProof(ctx context.Context, key vmap.Key) (*MapProofResponse, error) {
-	mr, err := s.store.MapRoot(ctx)
+	mr, err := s.latestMapRoot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("no map-root entry yet: %w", err)
 	}

@@ -41,6 +41,9 @@ func (l *Log) recoverPending(ctx context.Context, size uint64) error {
 		if root != mr.Root {
 			return fmt.Errorf("sequencer: stored map root %x is not the root %x of map-root entry %d", root, mr.Root, mr.Index)
 		}
+		l.mu.Lock()
+		l.mapRoot = mr
+		l.mu.Unlock()
 	case errors.Is(err, storage.ErrNotFound):
 	default:
 		return fmt.Errorf("couldn't read the map root: %w", err)
@@ -173,6 +176,9 @@ func (l *Log) appendMapRoot(ctx context.Context, idle bool) error {
 		return fatal // retried at the next epoch unless fatal
 	}
 	l.mapWork.committed(d)
+	l.mu.Lock()
+	l.mapRoot = &storage.MapRoot{Index: idx, Root: d.Root}
+	l.mu.Unlock()
 	l.advance(nb)
 	l.mapPending.Reset()
 	l.lastMapRoot = time.Now()

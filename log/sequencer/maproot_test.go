@@ -271,3 +271,35 @@ func TestMapRootWhenIdle(t *testing.T) {
 		t.Fatalf("%d map-root entries checked, want at least 3", r.MapRoots())
 	}
 }
+
+// TestMapRootInMemory: the log's in-memory latest map-root entry is
+// storage's after a map-root entry and after a restart; none before the
+// first, and none once the log has stopped.
+func TestMapRootInMemory(t *testing.T) {
+	e := newMapRun(t, false)
+	if mr, ok := e.l.MapRoot(); ok {
+		t.Fatalf("a fresh log has a map root in memory: %+v", mr)
+	}
+	same := func(what string) {
+		t.Helper()
+		got, ok := e.l.MapRoot()
+		want, err := e.l.Storage().MapRoot(context.Background())
+		if err != nil || !ok || got != *want {
+			t.Fatalf("%s: in memory %+v (%v), stored %+v (%v)", what, got, ok, want, err)
+		}
+	}
+	e.log(e.registration())
+	e.log(e.issue(1))
+	e.size = e.waitMapRoot(e.size).Index + 1
+	same("after a map-root entry")
+	e.log(e.issue(2))
+	e.waitMapRoot(e.size)
+	same("after another")
+	e.stop()
+	if _, ok := e.l.MapRoot(); ok {
+		t.Fatal("a stopped log answers the map root from memory")
+	}
+	e.mapEpoch = time.Hour
+	e.start()
+	same("after a restart")
+}

@@ -126,12 +126,13 @@ type Log struct {
 	pubMu sync.Mutex // held while a checkpoint is signed and published
 
 	mu        sync.Mutex
-	committed uint64        // durable tree size
-	published uint64        // size of the latest published checkpoint
-	pubNote   []byte        // that checkpoint, signed; nil if none
-	pubTime   time.Time     // when it was published
-	pubCh     chan struct{} // closed and replaced on every publication
-	commitCh  chan struct{} // closed and replaced on every commit
+	committed uint64           // durable tree size
+	published uint64           // size of the latest published checkpoint
+	pubNote   []byte           // that checkpoint, signed; nil if none
+	mapRoot   *storage.MapRoot // the latest map-root entry, as stored; nil if none
+	pubTime   time.Time        // when it was published
+	pubCh     chan struct{}    // closed and replaced on every publication
+	commitCh  chan struct{}    // closed and replaced on every commit
 	stopped   error
 }
 
@@ -284,6 +285,19 @@ func (l *Log) LatestCheckpoint() (size uint64, signed []byte, ok bool) {
 		return 0, nil, false
 	}
 	return l.published, l.pubNote, true
+}
+
+// MapRoot returns the latest map-root entry's index and root, from
+// memory, as LatestCheckpoint does the checkpoint: what storage's MapRoot
+// returns while this log is the one that appends. ok is false before the
+// first map-root entry and once the log has stopped.
+func (l *Log) MapRoot() (mr storage.MapRoot, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mapRoot == nil || l.stopped != nil {
+		return storage.MapRoot{}, false
+	}
+	return *l.mapRoot, true
 }
 
 // Stats is a snapshot of the log's sizes.
