@@ -7,9 +7,7 @@
 set -u
 TAG=$1; BIN=$2
 . ./lib.sh
-rm -rf data_$TAG; cp -r ${SRC:-data_S1} data_$TAG; sync
-serve data_$TAG $TAG $BIN
-sleep 3
+copied_server ${SRC:-data_S1} $TAG $BIN
 io() { grep -E "^$1:" /proc/$SP/io | awk '{print $2}'; }
 sectors() { awk '{print $7}' /sys/block/${DISK:-vda}/stat; }
 C0=$(io wchar); W0=$(io write_bytes); D0=$(sectors)

@@ -21,6 +21,15 @@ fresh_server() {
   sleep 2
 }
 
+# copied_server SRC TAG BIN: a copy of the log in the directory SRC, in
+# data_TAG, served as serve says; returns once the server has had 3 s to
+# open it.
+copied_server() {
+  rm -rf data_$2; cp -r $1 data_$2; sync
+  serve data_$2 $2 $3
+  sleep 3
+}
+
 # sample_rss TAG: the server's RSS in KiB every 0.5 s, into rss_TAG.txt,
 # until it stops.
 sample_rss() {

@@ -5,9 +5,7 @@
 set -u
 TAG=$1; BIN=$2
 . ./lib.sh
-rm -rf data_$TAG; cp -r data_S3 data_$TAG; sync
-serve data_$TAG $TAG $BIN
-sleep 3
+copied_server data_S3 $TAG $BIN
 bin/credload write -url http://127.0.0.1:18080 -key keys/load.example.key -seed mw-$TAG -events 100000 -batch 1000 -concurrency 4 > mww_$TAG.out 2>&1 &
 WP=$!
 sleep 5

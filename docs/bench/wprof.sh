@@ -5,9 +5,7 @@
 set -u
 TAG=$1; BIN=$2
 . ./lib.sh
-rm -rf data_$TAG; cp -r ${SRC:-data_G3} data_$TAG; sync
-serve data_$TAG $TAG $BIN
-sleep 3
+copied_server ${SRC:-data_G3} $TAG $BIN
 ( sleep 20; curl -s -o cpu_$TAG.prof "http://127.0.0.1:18081/debug/pprof/profile?seconds=20" ) &
 CP=$!
 bin/credload write -url http://127.0.0.1:18080 -key keys/load.example.key -seed wp-$TAG -events 100000 -batch 1000 -concurrency 4 > wp_$TAG.out 2>&1
