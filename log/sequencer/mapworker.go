@@ -28,7 +28,7 @@ import (
 // is never changed while the sequencer reads it.
 type mapWorker struct {
 	cache *vmap.Cache // the stored map (its top levels in memory)
-	tree  *vmap.Tree  // over overlayReader{w}
+	tree  *vmap.Tree  // over overlayReader{w: w}
 	chunk int         // the most updates one Tree.Update applies
 
 	mu    sync.Mutex
@@ -45,17 +45,18 @@ type mapWorker struct {
 	// as the Diff, so that a map-root entry's update (hundreds of
 	// thousands of nodes) is not held twice. Its room is kept from one
 	// map-root entry to the next.
-	writes []vmap.NodeWrite      // nodes written since the stored map
-	index  map[vmap.NodeID]int32 // position → its write; out of date while sorted
-	sorted bool                  // diff has sorted writes since the index was built
-	base   vmap.Hash             // root of the stored map
-	root   vmap.Hash             // root of the stored map with the overlay
+	writes  []vmap.NodeWrite      // nodes written since the stored map
+	removed []vmap.Key            // keys removed since the stored map (vmap.Diff.Removed)
+	index   map[vmap.NodeID]int32 // position → its write; out of date while sorted
+	sorted  bool                  // diff has sorted writes since the index was built
+	base    vmap.Hash             // root of the stored map
+	root    vmap.Hash             // root of the stored map with the overlay
 }
 
 func newMapWorker(cache *vmap.Cache) *mapWorker {
 	w := &mapWorker{cache: cache, chunk: mapApplyChunk, index: make(map[vmap.NodeID]int32), done: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
-	w.tree = vmap.NewTree(overlayReader{w})
+	w.tree = vmap.NewTree(overlayReader{w: w})
 	return w
 }
 
@@ -163,6 +164,7 @@ func (w *mapWorker) apply(ctx context.Context, jobs [][]vmap.Update) error {
 				w.writes = append(w.writes, wr)
 			}
 		}
+		w.removed = append(w.removed, d.Removed...)
 		w.root = d.Root
 	}
 	return nil
@@ -186,6 +188,7 @@ func (w *mapWorker) reindex() {
 func (w *mapWorker) drop() {
 	clear(w.writes)
 	w.writes = w.writes[:0]
+	w.removed = nil
 	clear(w.index)
 	w.sorted = false
 }
@@ -204,7 +207,7 @@ func (w *mapWorker) diff() (*vmap.Diff, error) {
 	// The Diff holds the overlay's own list, valid until the next add.
 	slices.SortFunc(w.writes, func(a, b vmap.NodeWrite) int { return a.ID.Compare(b.ID) })
 	w.sorted = true
-	return &vmap.Diff{Base: w.base, Root: w.root, Writes: w.writes}, nil
+	return &vmap.Diff{Base: w.base, Root: w.root, Writes: w.writes, Removed: w.removed}, nil
 }
 
 // committed records that d, the latest diff, is durably stored.
@@ -236,10 +239,32 @@ func (w *mapWorker) restart(ctx context.Context, ups []vmap.Update) error {
 	return nil
 }
 
-// overlayReader reads the overlay, then the stored map.
-type overlayReader struct{ w *mapWorker }
+// overlayReader reads the overlay, then the stored map: below through
+// r, or, if r is nil, through the worker's cache.
+type overlayReader struct {
+	w *mapWorker
+	r vmap.NodeReader
+}
+
+// SubtreeDepth implements vmap.SubtreeReader.
+func (o overlayReader) SubtreeDepth() int { return o.w.cache.SubtreeDepth() }
+
+// ReadSubtrees implements vmap.SubtreeReader: the overlay holds every
+// position the pending updates changed, so that what it does not hold is
+// as the stored subtrees have it.
+func (o overlayReader) ReadSubtrees(ctx context.Context, roots []vmap.NodeID) (vmap.NodeReader, error) {
+	r, err := o.w.cache.ReadSubtrees(ctx, roots)
+	if err != nil {
+		return nil, err
+	}
+	return overlayReader{o.w, r}, nil
+}
 
 func (o overlayReader) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
+	below := vmap.NodeReader(o.w.cache)
+	if o.r != nil {
+		below = o.r
+	}
 	out := make([]vmap.Node, len(ids))
 	var miss []int
 	for i, id := range ids {
@@ -253,13 +278,13 @@ func (o overlayReader) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap
 		return out, nil
 	}
 	if len(miss) == len(ids) {
-		return o.w.cache.ReadNodes(ctx, ids)
+		return below.ReadNodes(ctx, ids)
 	}
 	mids := make([]vmap.NodeID, len(miss))
 	for j, i := range miss {
 		mids[j] = ids[i]
 	}
-	got, err := o.w.cache.ReadNodes(ctx, mids)
+	got, err := below.ReadNodes(ctx, mids)
 	if err != nil {
 		return nil, err
 	}

@@ -255,9 +255,10 @@ type Storage interface {
 	// credential, then every subject record, each table in no particular
 	// order. A nil function skips its table.
 	ScanState(ctx context.Context, v StateVisitor) error
-	// ScanMapNodes calls fn with every stored node of the map (package
-	// vmap), by ascending depth and then prefix (vmap.NodeID.Compare).
-	// Empty subtrees store nothing and are never passed. A stored node
+	// ScanMapNodes calls fn with every node of the map (package vmap),
+	// each once, in an order of the store's (the nodes a store computes
+	// from the leaves below them are passed too). Empty subtrees store
+	// nothing and are never passed. A stored node
 	// that does not parse at its position stops the read with an error
 	// wrapping vmap.ParseNode's (vmap.ErrMalformed or vmap.ErrCorrupt).
 	ScanMapNodes(ctx context.Context, fn func(vmap.NodeID, vmap.Node) error) error

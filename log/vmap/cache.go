@@ -7,7 +7,7 @@ import (
 	"sync"
 )
 
-var _ NodeReader = (*Cache)(nil)
+var _ SubtreeReader = (*Cache)(nil)
 
 // Cache is a NodeReader that keeps the top levels of a stored tree in
 // memory, for the tree's one writer. Every update reads the positions
@@ -145,6 +145,24 @@ func (c *Cache) ReadNodes(ctx context.Context, ids []NodeID) ([]Node, error) {
 		}
 	}
 	return out, nil
+}
+
+// SubtreeDepth implements SubtreeReader: that of the store, or 0.
+func (c *Cache) SubtreeDepth() int {
+	if sr, ok := c.r.(SubtreeReader); ok {
+		return sr.SubtreeDepth()
+	}
+	return 0
+}
+
+// ReadSubtrees implements SubtreeReader: it reads the store, whose
+// subtrees the cache does not keep.
+func (c *Cache) ReadSubtrees(ctx context.Context, roots []NodeID) (NodeReader, error) {
+	sr, ok := c.r.(SubtreeReader)
+	if !ok {
+		return nil, fmt.Errorf("vmap: the cache's store does not read subtrees")
+	}
+	return sr.ReadSubtrees(ctx, roots)
 }
 
 // Apply records that d is durably stored.

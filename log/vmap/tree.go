@@ -63,10 +63,16 @@ type Update struct {
 // Base is the root of the tree the Diff applies to: a store that commits
 // Diffs checks that its root is still Base, as a log checks its tree
 // size, so that a Diff computed on a stale view is refused.
+//
+// Removed lists the keys of the updates that remove a key (whether the
+// tree held it or not), for a store that keeps leaves by key rather than
+// by position: a removed key's leaf may give way to another key's at the
+// same position, with no write that names it.
 type Diff struct {
-	Base   Hash
-	Root   Hash
-	Writes []NodeWrite
+	Base    Hash
+	Root    Hash
+	Writes  []NodeWrite
+	Removed []Key
 }
 
 // writesRoom returns the room to make for the writes of n updates: about
@@ -99,7 +105,13 @@ func (t *Tree) Update(ctx context.Context, ups []Update) (*Diff, error) {
 	w := make([]NodeWrite, 0, writesRoom(len(sorted)))
 	n := t.compute(root, &w)
 	put(&w, RootID, root.old, n)
-	return &Diff{Base: root.old.Hash, Root: n.Hash, Writes: w}, nil
+	var removed []Key
+	for _, u := range sorted {
+		if len(u.Value) == 0 {
+			removed = append(removed, u.Key)
+		}
+	}
+	return &Diff{Base: root.old.Hash, Root: n.Hash, Writes: w, Removed: removed}, nil
 }
 
 // prepare returns ups sorted by key, with their values copied, or an
@@ -149,7 +161,21 @@ func (t *Tree) load(ctx context.Context, root *tnode) error {
 	if root.old.Kind == KindInterior && len(root.ups) > 0 {
 		frontier = append(frontier, root)
 	}
+	r := t.r
+	sr, _ := r.(SubtreeReader)
 	for len(frontier) > 0 {
+		if sr != nil && sr.SubtreeDepth() > 0 && int(frontier[0].id.Depth) == sr.SubtreeDepth() {
+			// The rest of the paths in one read (SubtreeReader).
+			roots := make([]NodeID, len(frontier))
+			for i, f := range frontier {
+				roots[i] = f.id
+			}
+			var err error
+			if r, err = sr.ReadSubtrees(ctx, roots); err != nil {
+				return fmt.Errorf("couldn't read the map's subtrees at depth %d: %w", roots[0].Depth, err)
+			}
+			sr = nil
+		}
 		ids := make([]NodeID, 0, 2*len(frontier))
 		kids := make([]tnode, 2*len(frontier)) // one allocation per level
 		for i, f := range frontier {
@@ -159,7 +185,7 @@ func (t *Tree) load(ctx context.Context, root *tnode) error {
 			f.kids = [2]*tnode{&kids[2*i], &kids[2*i+1]}
 			ids = append(ids, kids[2*i].id, kids[2*i+1].id)
 		}
-		nodes, err := t.r.ReadNodes(ctx, ids)
+		nodes, err := r.ReadNodes(ctx, ids)
 		if err != nil {
 			return fmt.Errorf("couldn't read map nodes at depth %d: %w", ids[0].Depth, err)
 		}

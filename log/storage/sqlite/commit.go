@@ -115,7 +115,8 @@ var qMapPutRows = "INSERT OR REPLACE INTO map_nodes (tier, prefix, depth, node) 
 	strings.Repeat("(?, ?, ?, ?), ", mapPutRows-1) + "(?, ?, ?, ?)"
 
 var writeQueries = []string{qTreeSize, qTree, qTile, qBundle, qLeaf,
-	qIssuer, qCredential, qSubject, readNodeQuery, qMapPut, qMapPutRows, qMapDel, qMapRoot}
+	qIssuer, qCredential, qSubject, readNodeQuery, qMapPut, qMapPutRows, qMapDel, qMapRoot,
+	qLeafPut, qLeafPutRows, qLeafDel, qLeavesDelRng, qLeavesDelFrom}
 
 // batchTx is a write transaction on the writer connection, whose
 // statements are prepared once for all transactions (txStmt).

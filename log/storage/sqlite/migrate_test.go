@@ -74,11 +74,38 @@ func scanNodes(t *testing.T, s *sqlite.Storage) []storedNode {
 	return out
 }
 
+// belowTier is the depth below which schema version 4 stores the map's
+// leaves alone (lowTier).
+const belowTier = 18
+
+// downgradeMapLeaves gives the map of the database at path the layout of
+// schema versions up to 3, every node in map_nodes, and sets its version
+// to 3.
+func downgradeMapLeaves(t *testing.T, path string) {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{"DROP TABLE map_leaves"}
+	for _, n := range scanNodes(t, s) {
+		if n.id.Depth > belowTier {
+			stmts = append(stmts, fmt.Sprintf("INSERT INTO map_nodes (depth, prefix, node, tier) VALUES (%d, x'%x', x'%x', %d)",
+				n.id.Depth, n.id.PrefixBytes(), n.node, belowTier))
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, path, append(stmts, "PRAGMA user_version = 3")...)
+}
+
 // downgradeTiles gives the tiles table of the database at path the layout
 // of schema versions up to 2, keyed by (level, idx) WITHOUT ROWID, and
-// sets its version to 2.
+// sets its version to 2 (its map that of version 3).
 func downgradeTiles(t *testing.T, path string) {
 	t.Helper()
+	downgradeMapLeaves(t, path)
 	rawExec(t, path,
 		`CREATE TABLE tiles_v2 (
 			level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,
@@ -128,19 +155,14 @@ func downgradePostings(t *testing.T, path string, rows ...[]keyIndex) {
 	}
 }
 
-// TestMigrateMapNodes opens a database whose map_nodes has the layout of
-// schema version 0, keyed by (depth, prefix): Open rewrites it keyed by
-// (tier, prefix, depth), with the same nodes.
-func TestMigrateMapNodes(t *testing.T) {
+// newMapDB creates the database at path with a map of ups, and returns
+// the map's Diff and its nodes as ScanMapNodes passes them.
+func newMapDB(t *testing.T, path string, ups []vmap.Update) (*vmap.Diff, []storedNode) {
+	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "log.db")
 	s, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var ups []vmap.Update
-	for i := range 500 {
-		ups = append(ups, vmap.Update{Key: sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))), Value: []byte{byte(i), 1}})
 	}
 	d, err := vmap.NewTree(s).Update(ctx, ups)
 	if err != nil {
@@ -149,14 +171,28 @@ func TestMigrateMapNodes(t *testing.T) {
 	if err := s.WriteNodes(ctx, d.Writes); err != nil {
 		t.Fatal(err)
 	}
-	want := scanNodes(t, s)
-	if len(want) < 500 {
-		t.Fatalf("only %d nodes stored for 500 keys", len(want))
-	}
+	nodes := scanNodes(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if v, ddl := rawSchema(t, path); v != 3 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
+	return d, nodes
+}
+
+// TestMigrateMapNodes opens a database whose map_nodes has the layout of
+// schema version 0, keyed by (depth, prefix): Open rewrites it keyed by
+// (tier, prefix, depth), with the same nodes.
+func TestMigrateMapNodes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "log.db")
+	var ups []vmap.Update
+	for i := range 500 {
+		ups = append(ups, vmap.Update{Key: sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))), Value: []byte{byte(i), 1}})
+	}
+	d, want := newMapDB(t, path, ups)
+	if len(want) < 500 {
+		t.Fatalf("only %d nodes stored for 500 keys", len(want))
+	}
+	if v, ddl := rawSchema(t, path); v != 4 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
 		t.Fatalf("a new database has version %d and map_nodes %q", v, ddl)
 	}
 
@@ -171,7 +207,7 @@ func TestMigrateMapNodes(t *testing.T) {
 		t.Fatalf("the version 0 database has version %d and map_nodes %q", v, ddl)
 	}
 
-	s, err = sqlite.Open(ctx, path)
+	s, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +225,7 @@ func TestMigrateMapNodes(t *testing.T) {
 	if !slices.EqualFunc(got, want, func(a, b storedNode) bool { return a.id == b.id && string(a.node) == string(b.node) }) {
 		t.Errorf("migration changed the nodes: %d after, %d before", len(got), len(want))
 	}
-	if v, ddl := rawSchema(t, path); v != 3 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
+	if v, ddl := rawSchema(t, path); v != 4 || !strings.Contains(ddl, "PRIMARY KEY (tier, prefix, depth)") {
 		t.Errorf("after migration: version %d, map_nodes %q", v, ddl)
 	}
 }
@@ -206,12 +242,12 @@ func TestRefuseLaterVersion(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rawExec(t, path, "PRAGMA user_version = 4")
+	rawExec(t, path, "PRAGMA user_version = 5")
 	_, err = sqlite.Open(context.Background(), path)
-	if err == nil || !strings.Contains(err.Error(), "schema version 4") {
-		t.Fatalf("Open of a version 4 database: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "schema version 5") {
+		t.Fatalf("Open of a version 5 database: %v", err)
 	}
-	if v, _ := rawSchema(t, path); v != 4 {
+	if v, _ := rawSchema(t, path); v != 5 {
 		t.Errorf("the refused database now has version %d", v)
 	}
 }
@@ -293,7 +329,7 @@ func TestMigratePostings(t *testing.T) {
 			t.Errorf("after migration, the lookup of %x = %v, want %v", k, got[k], w)
 		}
 	}
-	if v, _ := rawSchema(t, l.DB); v != 3 {
+	if v, _ := rawSchema(t, l.DB); v != 4 {
 		t.Errorf("after migration: version %d", v)
 	}
 	if n := rawCount(t, l.DB, "SELECT count(*) FROM sqlite_master WHERE name IN ('by_credential', 'by_subject')"); n != 0 {
@@ -426,7 +462,7 @@ func TestMigrateTiles(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := rawSchema(t, path); v != 3 {
+	if v, _ := rawSchema(t, path); v != 4 {
 		t.Errorf("after migration: version %d", v)
 	}
 	if n := rawCount(t, path, "SELECT count(*) FROM tiles"); n < len(want) {
@@ -443,4 +479,77 @@ func TestMigrateTiles(t *testing.T) {
 	if got := rawTiles(t, bad); len(got) != len(want)+1 {
 		t.Errorf("the refused database has %d tiles, want %d", len(got), len(want)+1)
 	}
+}
+
+// TestMigrateMapLeaves opens a database of schema version 3, whose map
+// has every node in map_nodes, among them nodes down to depth 70: Open
+// moves the leaves below depth 18 to map_leaves and drops the other nodes
+// there, and the map reads as before, node for node.
+func TestMigrateMapLeaves(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "log.db")
+	var ups []vmap.Update
+	for i := range 3000 {
+		k := vmap.Key(sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))))
+		if i%10 == 0 {
+			// Keys sharing their first 8 bytes with another, 64 bits.
+			copy(k[:8], []byte("credlog!"))
+		}
+		ups = append(ups, vmap.Update{Key: k, Value: []byte{byte(i), 2}})
+	}
+	d, want := newMapDB(t, path, ups)
+	want = sortedNodes(want)
+	leaves := rawCount(t, path, "SELECT count(*) FROM map_leaves")
+	if leaves < 300 {
+		t.Fatalf("%d leaves below depth %d; the test wants 300 or more", leaves, belowTier)
+	}
+	downgradeMapLeaves(t, path)
+	deep := rawCount(t, path, fmt.Sprintf("SELECT count(*) FROM map_nodes WHERE depth > %d", belowTier))
+	if v, _ := rawSchema(t, path); v != 3 || deep <= leaves {
+		t.Fatalf("the version 3 database has version %d and %d nodes below depth %d", v, deep, belowTier)
+	}
+
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sortedNodes(scanNodes(t, s))
+	root, err := vmap.NewTree(s).Root(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range ups[:50] {
+		p, v, err := vmap.NewTree(s).Prove(ctx, u.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := p.Marshal()
+		if err := vmap.VerifyMembership(d.Root, u.Key, v, b); err != nil || string(v) != string(u.Value) {
+			t.Fatalf("proof of %s after migration: %v", u.Key, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if root != d.Root {
+		t.Errorf("root after migration %x, want %x", root, d.Root)
+	}
+	if !slices.EqualFunc(got, want, func(a, b storedNode) bool { return a.id == b.id && string(a.node) == string(b.node) }) {
+		t.Errorf("migration changed the nodes: %d after, %d before", len(got), len(want))
+	}
+	if v, _ := rawSchema(t, path); v != 4 {
+		t.Errorf("after migration: version %d", v)
+	}
+	if n := rawCount(t, path, "SELECT count(*) FROM map_leaves"); n != leaves {
+		t.Errorf("after migration: %d leaves below depth %d, want %d", n, belowTier, leaves)
+	}
+	if n := rawCount(t, path, fmt.Sprintf("SELECT count(*) FROM map_nodes WHERE depth > %d", belowTier)); n != 0 {
+		t.Errorf("after migration: %d nodes below depth %d in map_nodes", n, belowTier)
+	}
+}
+
+// sortedNodes sorts nodes by position.
+func sortedNodes(nodes []storedNode) []storedNode {
+	slices.SortFunc(nodes, func(a, b storedNode) int { return a.id.Compare(b.id) })
+	return nodes
 }

@@ -118,12 +118,14 @@ func (s *Storage) ScanState(ctx context.Context, v storage.StateVisitor) error {
 	return nil
 }
 
-// ScanMapNodes implements storage.Storage. A stored node that does not
-// parse at its position is an error.
+// ScanMapNodes implements storage.Storage: the nodes of map_nodes in
+// NodeID order, then, one position at depth lowTier after another, those
+// below it, computed from its leaves (mapleaves.go). A stored node that
+// does not parse at its position is an error.
 func (s *Storage) ScanMapNodes(ctx context.Context, fn func(vmap.NodeID, vmap.Node) error) error {
 	var depth int
 	var prefix, node []byte
-	return s.scan(ctx, "map nodes", "SELECT depth, prefix, node FROM map_nodes ORDER BY depth, prefix",
+	err := s.scan(ctx, "map nodes", "SELECT depth, prefix, node FROM map_nodes ORDER BY depth, prefix",
 		[]any{&depth, &prefix, &node}, func() error {
 			id, err := vmap.ParseNodeID(depth, prefix)
 			if err != nil {
@@ -135,6 +137,42 @@ func (s *Storage) ScanMapNodes(ctx context.Context, fn func(vmap.NodeID, vmap.No
 			}
 			return fn(id, n)
 		})
+	if err != nil {
+		return err
+	}
+	var root vmap.NodeID
+	var leaves []vmap.Node
+	walk := func() error {
+		if len(leaves) == 0 {
+			return nil
+		}
+		sub, err := vmap.NewSubtrees([]vmap.NodeID{root}, [][]vmap.Node{leaves})
+		if err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+		leaves = nil
+		return sub.Walk(fn)
+	}
+	var key, hash, value []byte
+	err = s.scan(ctx, "map leaves", "SELECT key, hash, value FROM map_leaves ORDER BY key",
+		[]any{&key, &hash, &value}, func() error {
+			n, err := parseLeaf(key, hash, value)
+			if err != nil {
+				return err
+			}
+			if r := vmap.PathID(n.Key, lowTier); r != root || len(leaves) == 0 {
+				if err := walk(); err != nil {
+					return err
+				}
+				root = r
+			}
+			leaves = append(leaves, n)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	return walk()
 }
 
 // hash32 copies b into dst if it is 32 bytes long, and reports whether it

@@ -140,6 +140,7 @@ CREATE TABLE IF NOT EXISTS issuers (
 CREATE TABLE IF NOT EXISTS credentials (` + credentialsColumns + `) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subjects (` + subjectsColumns + `) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS map_nodes (` + mapNodesColumns + `) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS map_leaves (` + mapLeavesColumns + `) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS map_root (
 	id INTEGER PRIMARY KEY CHECK (id = 0),
 	idx INTEGER NOT NULL,
@@ -229,8 +230,10 @@ func tierOf(d uint16) uint16 { return min(d, lowTier) }
 //     by_credential and by_subject, and the records keyed by ID or label
 //     first (credentialsColumns, subjectsColumns);
 //   - 3: the hash tiles in a rowid table keyed by tileID (tilesColumns),
-//     instead of a table WITHOUT ROWID keyed by (level, idx).
-const schemaVersion = 3
+//     instead of a table WITHOUT ROWID keyed by (level, idx);
+//   - 4: below depth lowTier, the map's leaves alone, in map_leaves
+//     (mapleaves.go), instead of every node in map_nodes.
+const schemaVersion = 4
 
 // migrate brings the database to schemaVersion in one transaction: it
 // creates what is missing and rewrites the tables whose layout changed.
@@ -274,6 +277,11 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 		if version < 3 {
 			if err := migrateTiles(ctx, tx); err != nil {
 				return fmt.Errorf("couldn't migrate the tiles to version 3: %w", err)
+			}
+		}
+		if version < 4 {
+			if err := migrateMapLeaves(ctx, tx); err != nil {
+				return fmt.Errorf("couldn't migrate the map's leaves to version 4: %w", err)
 			}
 		}
 	}

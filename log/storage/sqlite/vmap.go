@@ -15,7 +15,9 @@ import (
 )
 
 // ReadNodes implements storage.Storage (vmap.NodeReader): one read
-// transaction per call, so that a call sees one committed map.
+// transaction per call, so that a call sees one committed map. Positions
+// below lowTier are computed from the leaves below their ancestor there
+// (mapleaves.go): one range of map_leaves per ancestor.
 func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node, error) {
 	// Prepared once per pool, outside the transaction (see txStmt).
 	var prepared [1 + len(readNodesSizes)]*sql.Stmt
@@ -26,9 +28,9 @@ func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node
 		}
 		prepared[i] = st
 	}
-	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, leafStmt, err := s.beginMapRead(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't begin map read: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback()
 	var inTx [len(prepared)]*sql.Stmt
@@ -38,7 +40,58 @@ func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node
 		}
 		return inTx[i]
 	}
-	return readNodes(ctx, stmt, ids)
+	var upper, lower []int
+	for i, id := range ids {
+		if below(id) {
+			lower = append(lower, i)
+		} else {
+			upper = append(upper, i)
+		}
+	}
+	if len(lower) == 0 {
+		return readNodes(ctx, stmt, ids)
+	}
+	out := make([]vmap.Node, len(ids))
+	if err := scatter(upper, ids, out, func(ids []vmap.NodeID) ([]vmap.Node, error) {
+		return readNodes(ctx, stmt, ids)
+	}); err != nil {
+		return nil, err
+	}
+	return out, scatter(lower, ids, out, func(ids []vmap.NodeID) ([]vmap.Node, error) {
+		var roots []vmap.NodeID
+		seen := make(map[vmap.NodeID]bool)
+		for _, id := range ids {
+			if r := vmap.PathID(id.Prefix, lowTier); !seen[r] {
+				seen[r] = true
+				roots = append(roots, r)
+			}
+		}
+		sub, err := readSubtrees(ctx, leafStmt, roots)
+		if err != nil {
+			return nil, err
+		}
+		return sub.ReadNodes(ctx, ids)
+	})
+}
+
+// scatter reads the positions ids[i] for i in which with read, and puts
+// each node at out[i].
+func scatter(which []int, ids []vmap.NodeID, out []vmap.Node, read func([]vmap.NodeID) ([]vmap.Node, error)) error {
+	if len(which) == 0 {
+		return nil
+	}
+	sub := make([]vmap.NodeID, len(which))
+	for j, i := range which {
+		sub[j] = ids[i]
+	}
+	got, err := read(sub)
+	if err != nil {
+		return err
+	}
+	for j, i := range which {
+		out[i] = got[j]
+	}
+	return nil
 }
 
 const readNodeQuery = "SELECT node FROM map_nodes WHERE tier = ? AND prefix = ? AND depth = ?"
@@ -170,7 +223,7 @@ func (s *Storage) WriteNodes(ctx context.Context, writes []vmap.NodeWrite) (err 
 			tx.Rollback()
 		}
 	}()
-	if err := writeNodes(ctx, batchTx{tx, s}, writes); err != nil {
+	if err := writeNodes(ctx, batchTx{tx, s}, writes, nil, false); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -203,10 +256,11 @@ func keyOrder(writes []vmap.NodeWrite) []int32 {
 	return order
 }
 
-// writeNodes makes writes in tx, in key order: INSERT OR REPLACE for
-// nodes, mapPutRows at a time, DELETE for empty ones. A node that may not
-// be stored where it is written is an error.
-func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite) error {
+// writeNodes makes writes in tx, in key order: above lowTier, INSERT OR
+// REPLACE for nodes, mapPutRows at a time, DELETE for empty ones; below,
+// the leaves alone (leafWriter, with removed and exact). A node that may
+// not be stored where it is written is an error.
+func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite, removed []vmap.Key, exact bool) error {
 	put, err := tx.stmt(ctx, qMapPut)
 	if err != nil {
 		return err
@@ -224,8 +278,21 @@ func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite) error 
 	defer del.Close()
 	args := make([]any, 0, 4*mapPutRows)
 	first := -1 // the first node of args, for error messages
+	leaves, err := newLeafWriter(ctx, tx, removed, exact)
+	if err != nil {
+		return err
+	}
 	for _, i := range keyOrder(writes) {
 		w := &writes[i]
+		if err := checkWrite(w); err != nil {
+			return err
+		}
+		if err := leaves.write(ctx, w); err != nil {
+			return err
+		}
+		if below(w.ID) {
+			continue
+		}
 		prefix := w.ID.PrefixBytes()
 		if w.Node.Kind == vmap.KindEmpty {
 			if _, err := del.ExecContext(ctx, tierOf(w.ID.Depth), prefix, w.ID.Depth); err != nil {
@@ -235,10 +302,6 @@ func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite) error 
 		}
 		b, err := vmap.MarshalNode(w.Node)
 		if err != nil {
-			return fmt.Errorf("storage: map node %s: %w", w.ID, err)
-		}
-		// ParseNode checks that the node may be stored at its position.
-		if _, err := vmap.ParseNode(w.ID, b); err != nil {
 			return fmt.Errorf("storage: map node %s: %w", w.ID, err)
 		}
 		if len(args) == 0 {
@@ -256,6 +319,22 @@ func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite) error 
 		if _, err := put.ExecContext(ctx, args[k:k+4]...); err != nil {
 			return fmt.Errorf("couldn't write map node at depth %d, prefix %x: %w", args[k+2], args[k+1], err)
 		}
+	}
+	return leaves.flush(ctx)
+}
+
+// checkWrite reports whether the write's node may be stored at its
+// position (vmap.ParseNode's checks), an empty one included.
+func checkWrite(w *vmap.NodeWrite) error {
+	if w.Node.Kind == vmap.KindEmpty {
+		return nil
+	}
+	b, err := vmap.MarshalNode(w.Node)
+	if err == nil {
+		_, err = vmap.ParseNode(w.ID, b)
+	}
+	if err != nil {
+		return fmt.Errorf("storage: map node %s: %w", w.ID, err)
 	}
 	return nil
 }
@@ -278,7 +357,7 @@ func writeMap(ctx context.Context, tx batchTx, b *storage.Batch) error {
 	if root.Hash != d.Base {
 		return fmt.Errorf("storage: map update applies to map root %x, but the stored map root is %x", d.Base, root.Hash)
 	}
-	if err := writeNodes(ctx, tx, d.Writes); err != nil {
+	if err := writeNodes(ctx, tx, d.Writes, d.Removed, true); err != nil {
 		return err
 	}
 	if _, err := tx.exec(ctx, qMapRoot, b.MapIndex, d.Root[:]); err != nil {

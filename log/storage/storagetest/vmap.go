@@ -183,8 +183,17 @@ func testMapAtomicFailure(t *testing.T, open Opener) {
 	checkMap(t, ctx, s, ref, good.MapIndex)
 }
 
+// deepKey returns a key whose first 40 bits are those of every other
+// deepKey, so that their paths run below depth 40.
+func deepKey(i int) vmap.Key {
+	k := vmap.Key(hashOf(fmt.Sprintf("deep-%d", i)))
+	copy(k[:], "deep!")
+	return k
+}
+
 // testScanMapNodes checks that ScanMapNodes passes exactly the nodes of
-// the stored map, in NodeID order, after inserts, overwrites and deletes.
+// the stored map, each once, after inserts, overwrites and deletes, among
+// them deep in the tree: a removed key whose position another key takes.
 func testScanMapNodes(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t, "scan-map-nodes")
@@ -194,22 +203,32 @@ func testScanMapNodes(t *testing.T, open Opener) {
 		t.Fatalf("ScanMapNodes on an empty log: %d nodes, %v", n, err)
 	}
 	ref := vmap.NewMemoryStore()
-	for round, ups := range [][]vmap.Update{
+	rounds := [][]vmap.Update{
 		mapUpdates(0, 300, 0),
 		append(mapUpdates(200, 150, 1), vmap.Update{Key: vmap.Key(hashOf("key-7"))}, vmap.Update{Key: vmap.Key(hashOf("key-8"))}),
-	} {
+	}
+	for i := range 40 {
+		rounds[0] = append(rounds[0], vmap.Update{Key: deepKey(i), Value: []byte{byte(i) | 1}})
+	}
+	// deepKey(3) gives way to a key that differs from it in its last bit
+	// only, which takes its leaf's position; deepKey(5) goes.
+	other := deepKey(3)
+	other[31] ^= 1
+	rounds[1] = append(rounds[1], vmap.Update{Key: deepKey(3)}, vmap.Update{Key: other, Value: []byte("other")},
+		vmap.Update{Key: deepKey(5)}, vmap.Update{Key: deepKey(6), Value: []byte("six")})
+	for round, ups := range rounds {
 		if err := s.Commit(ctx, mapBatch(t, ctx, s, 4+round, ups)); err != nil {
 			t.Fatal(err)
 		}
 		applyRef(t, ctx, ref, ups)
 	}
-	var prev *vmap.NodeID
+	seen := make(map[vmap.NodeID]bool)
 	n = 0
 	err := s.ScanMapNodes(ctx, func(id vmap.NodeID, got vmap.Node) error {
-		if prev != nil && prev.Compare(id) >= 0 {
-			t.Errorf("ScanMapNodes: node %s after %s", id, prev)
+		if seen[id] {
+			t.Errorf("ScanMapNodes: node %s passed twice", id)
 		}
-		prev = &id
+		seen[id] = true
 		want, err := ref.ReadNodes(ctx, []vmap.NodeID{id})
 		if err != nil {
 			return err

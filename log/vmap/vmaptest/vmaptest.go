@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -24,6 +25,18 @@ type Store interface {
 // Opener returns a new, empty store.
 type Opener func(t *testing.T) Store
 
+// arbitraryDepth returns the deepest position at which s stores any node
+// it is given: a store that keeps only the leaves below some depth
+// (vmap.SubtreeReader) computes the positions there from its leaves, and
+// holds only trees. The tests of single nodes write at that depth or
+// above; testDeepTree checks the positions below it.
+func arbitraryDepth(s Store) int {
+	if sr, ok := s.(vmap.SubtreeReader); ok && sr.SubtreeDepth() > 0 {
+		return sr.SubtreeDepth()
+	}
+	return vmap.KeyBits
+}
+
 // Run runs the conformance suite.
 func Run(t *testing.T, open Opener) {
 	tests := []struct {
@@ -37,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"AtomicRejection", testAtomicRejection},
 		{"NoAliasing", testNoAliasing},
 		{"Tree", testTree},
+		{"DeepTree", testDeepTree},
 		{"ConcurrentReads", testConcurrentReads},
 	}
 	for _, tt := range tests {
@@ -84,13 +98,14 @@ func testEmpty(t *testing.T, s Store) {
 
 func testRoundTrip(t *testing.T, s Store) {
 	k := key(2)
+	deep := arbitraryDepth(s)
 	ws := []vmap.NodeWrite{
 		{ID: vmap.RootID, Node: vmap.Node{Kind: vmap.KindInterior, Hash: vmap.Hash{1}}},
 		{ID: vmap.PathID(k, 7), Node: vmap.Node{Kind: vmap.KindInterior, Hash: vmap.Hash{2}}},
 		{ID: vmap.PathID(k, 8), Node: vmap.NewLeaf(k, []byte("small"))},
 		{ID: vmap.PathID(key(3), 9), Node: vmap.NewLeaf(key(3), bytes.Repeat([]byte{7}, 300))},
-		{ID: vmap.PathID(key(4), 256), Node: vmap.NewLeaf(key(4), []byte{0})},
-		{ID: vmap.PathID(key(4), 255), Node: vmap.Node{Kind: vmap.KindInterior, Hash: vmap.Hash{3}}},
+		{ID: vmap.PathID(key(4), deep), Node: vmap.NewLeaf(key(4), []byte{0})},
+		{ID: vmap.PathID(key(4), deep-1), Node: vmap.Node{Kind: vmap.KindInterior, Hash: vmap.Hash{3}}},
 	}
 	write(t, s, ws...)
 	ids := make([]vmap.NodeID, 0, len(ws)+2)
@@ -114,13 +129,14 @@ func testRoundTrip(t *testing.T, s Store) {
 // at once must answer them: each at its own index.
 func testManyPositions(t *testing.T, s Store) {
 	var ws []vmap.NodeWrite
+	top := min(arbitraryDepth(s), 24)
 	for i := range 100 {
 		k := key(1000 + i)
 		n := vmap.Node{Kind: vmap.KindInterior, Hash: vmap.Hash{byte(i), 1}}
 		if i%2 == 0 {
 			n = vmap.NewLeaf(k, fmt.Appendf(nil, "value %d", i))
 		}
-		ws = append(ws, vmap.NodeWrite{ID: vmap.PathID(k, 20+i%5), Node: n})
+		ws = append(ws, vmap.NodeWrite{ID: vmap.PathID(k, top-i%5), Node: n})
 	}
 	write(t, s, ws...)
 	for _, n := range []int{1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 65, 129, 200} {
@@ -129,7 +145,7 @@ func testManyPositions(t *testing.T, s Store) {
 		for i := range ids {
 			switch w := ws[(i*37)%len(ws)]; {
 			case i%3 == 2:
-				ids[i] = vmap.PathID(key(5000+i), 30) // nothing stored there
+				ids[i] = vmap.PathID(key(5000+i), top) // nothing stored there
 			case i%7 == 6:
 				ids[i], want[i] = ids[i-1], want[i-1] // the same again
 			default:
@@ -206,6 +222,26 @@ func testNoAliasing(t *testing.T, s Store) {
 	}
 }
 
+// applyBoth applies ups through a vmap.Tree to s and to ref, a
+// MemoryStore, and checks that they have the same root after.
+func applyBoth(t *testing.T, batch int, s Store, ref *vmap.MemoryStore, ups []vmap.Update) {
+	t.Helper()
+	var roots [2]vmap.Hash
+	for i, st := range []Store{s, ref} {
+		d, err := vmap.NewTree(st).Update(context.Background(), ups)
+		if err != nil {
+			t.Fatalf("batch %d: %v", batch, err)
+		}
+		if err := st.WriteNodes(context.Background(), d.Writes); err != nil {
+			t.Fatalf("batch %d: %v", batch, err)
+		}
+		roots[i] = d.Root
+	}
+	if roots[0] != roots[1] {
+		t.Fatalf("batch %d: root %x, MemoryStore %x", batch, roots[0], roots[1])
+	}
+}
+
 // testTree runs batches of updates through a vmap.Tree on the store and
 // on a MemoryStore, and checks that roots and proofs agree.
 func testTree(t *testing.T, s Store) {
@@ -223,20 +259,7 @@ func testTree(t *testing.T, s Store) {
 			ups = append(ups, vmap.Update{Key: key(next), Value: v})
 			next++
 		}
-		var roots [2]vmap.Hash
-		for i, st := range []Store{s, ref} {
-			d, err := vmap.NewTree(st).Update(ctx, ups)
-			if err != nil {
-				t.Fatalf("batch %d: %v", batch, err)
-			}
-			if err := st.WriteNodes(ctx, d.Writes); err != nil {
-				t.Fatalf("batch %d: %v", batch, err)
-			}
-			roots[i] = d.Root
-		}
-		if roots[0] != roots[1] {
-			t.Fatalf("batch %d: root %x, MemoryStore %x", batch, roots[0], roots[1])
-		}
+		applyBoth(t, batch, s, ref, ups)
 		for i := range 20 {
 			k := key(next - 1 - i*7)
 			p, v, err := vmap.NewTree(s).Prove(ctx, k)
@@ -285,4 +308,104 @@ func testConcurrentReads(t *testing.T, s Store) {
 		})
 	}
 	wg.Wait()
+}
+
+// testDeepTree builds a map whose keys share long prefixes in groups, so
+// that its paths run to depth 70 and more, then changes values, adds keys
+// and removes them (a whole group but one key, whose leaf then moves up
+// above depth 20). After each batch, every position on the keys' paths,
+// their siblings included, reads as in a MemoryStore given the same
+// updates, and so do the positions below depth SubtreeDepth read through
+// ReadSubtrees.
+func testDeepTree(t *testing.T, s Store) {
+	ctx := context.Background()
+	ref := vmap.NewMemoryStore()
+	// member returns key j of group g: the first 19+7g bits of key(9000+g)
+	// and the rest of key(10000+100g+j).
+	member := func(g, j int) vmap.Key {
+		base, k := key(9000+g), key(10000+100*g+j)
+		for b := range 19 + 7*g {
+			mask := byte(0x80) >> (b % 8)
+			k[b/8] = k[b/8]&^mask | base[b/8]&mask
+		}
+		return k
+	}
+	const groups = 8
+	var all []vmap.Key
+	batches := [][]vmap.Update{nil, nil, nil}
+	for g := range groups {
+		for j := range 16 {
+			k := member(g, j)
+			all = append(all, k)
+			batches[0] = append(batches[0], vmap.Update{Key: k, Value: fmt.Appendf(nil, "%d/%d", g, j)})
+			switch {
+			case j%2 == 0:
+				batches[1] = append(batches[1], vmap.Update{Key: k, Value: fmt.Appendf(nil, "%d/%d again", g, j)})
+			case g < 4 && j%5 == 1:
+				batches[1] = append(batches[1], vmap.Update{Key: k}) // a removal
+			}
+			if g == groups-1 && j > 0 {
+				batches[2] = append(batches[2], vmap.Update{Key: k})
+			}
+		}
+		for j := 16; j < 24; j++ {
+			k := member(g, j)
+			all = append(all, k)
+			batches[1] = append(batches[1], vmap.Update{Key: k, Value: []byte{byte(j)}})
+		}
+	}
+	for i := range 50 {
+		k := key(20000 + i)
+		all = append(all, k)
+		batches[0] = append(batches[0], vmap.Update{Key: k, Value: []byte{byte(i) | 1}})
+	}
+	for b, ups := range batches {
+		applyBoth(t, b, s, ref, ups)
+		var ids []vmap.NodeID
+		for _, k := range all {
+			for d := range 100 {
+				id := vmap.PathID(k, d)
+				ids = append(ids, id)
+				if d > 0 {
+					ids = append(ids, id.Sibling())
+				}
+			}
+		}
+		got, want := read(t, s, ids...), read(t, ref, ids...)
+		for i, id := range ids {
+			if !equal(got[i], want[i]) {
+				t.Fatalf("batch %d: at %s, read %+v, MemoryStore %+v", b, id, got[i], want[i])
+			}
+		}
+		sr, ok := s.(vmap.SubtreeReader)
+		if !ok || sr.SubtreeDepth() == 0 {
+			continue
+		}
+		depth := sr.SubtreeDepth()
+		var roots2 []vmap.NodeID
+		for i, id := range ids {
+			if int(id.Depth) == depth && want[i].Kind == vmap.KindInterior && !slices.Contains(roots2, id) {
+				roots2 = append(roots2, id)
+			}
+		}
+		if len(roots2) == 0 {
+			t.Fatalf("batch %d: no interior node at depth %d to read the subtree of", b, depth)
+		}
+		sub, err := sr.ReadSubtrees(ctx, roots2)
+		if err != nil {
+			t.Fatalf("batch %d: ReadSubtrees: %v", b, err)
+		}
+		for i, id := range ids {
+			if int(id.Depth) <= depth || !slices.Contains(roots2, vmap.PathID(id.Prefix, depth)) {
+				continue
+			}
+			n, err := sub.ReadNodes(ctx, []vmap.NodeID{id})
+			if err != nil {
+				t.Fatalf("batch %d: subtrees at %s: %v", b, id, err)
+			}
+			if !equal(n[0], want[i]) {
+				t.Fatalf("batch %d: subtrees at %s: read %+v, MemoryStore %+v", b, id, n[0], want[i])
+			}
+		}
+	}
 }
