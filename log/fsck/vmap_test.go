@@ -71,6 +71,15 @@ func pickNode(t *testing.T, db *sql.DB, kind vmap.NodeKind) mapRow {
 	return r
 }
 
+// pickLeaf returns the last row of map_leaves, by key.
+func pickLeaf(t *testing.T, db *sql.DB) (key, hash, value []byte) {
+	t.Helper()
+	if err := db.QueryRow("SELECT key, hash, value FROM map_leaves ORDER BY key DESC LIMIT 1").Scan(&key, &hash, &value); err != nil {
+		t.Fatalf("the map test log has no leaf below depth 18: %v", err)
+	}
+	return key, hash, value
+}
+
 func TestCheckMapPasses(t *testing.T) {
 	l := testMapLog(t)
 	s, err := sqlite.OpenReadOnly(context.Background(), l.DB)
@@ -148,6 +157,31 @@ var mapCorruptions = []mapCorruption{
 		node := append(append([]byte{byte(vmap.KindLeaf)}, key[:]...), "value"...)
 		exec(t, db, "INSERT INTO map_nodes (depth, prefix, node, tier) VALUES (256, ?, ?, 18)", key[:], node)
 		return fmt.Sprintf("map node %s: stored (leaf of key %x", vmap.PathID(key, 256), key[:])
+	}},
+	// Below depth 18, SQLite stores the leaves alone (map_leaves): the nodes
+	// there are computed from them.
+	{"leaf below depth 18 with another hash", func(t *testing.T, db *sql.DB) string {
+		key, hash, _ := pickLeaf(t, db)
+		bad := bytes.Clone(hash)
+		bad[0] ^= 1
+		exec(t, db, "UPDATE map_leaves SET hash = ? WHERE key = ?", bad, key)
+		return fmt.Sprintf("stored leaf of key %x has leaf hash %x, but its key and value give %x", key, bad, hash)
+	}},
+	{"stray leaf below depth 18", func(t *testing.T, db *sql.DB) string {
+		key, hash, value := pickLeaf(t, db)
+		stray := bytes.Clone(key)
+		stray[31] ^= 1 // the two leaves now at depth 256, side by side
+		exec(t, db, "INSERT INTO map_leaves (key, hash, value) VALUES (?, ?, ?)", stray, hash, value)
+		first := key // children are checked before their parent, the left first
+		if stray[31]&1 == 0 {
+			first = stray
+		}
+		return fmt.Sprintf("map node %s: stored (leaf of key %x", vmap.PathID(vmap.Key(first), 256), first)
+	}},
+	{"missing leaf below depth 18", func(t *testing.T, db *sql.DB) string {
+		key, _, _ := pickLeaf(t, db)
+		exec(t, db, "DELETE FROM map_leaves WHERE key = ?", key)
+		return "but the replayed map has"
 	}},
 	{"map root with another root", func(t *testing.T, db *sql.DB) string {
 		exec(t, db, "UPDATE map_root SET root = ?", make([]byte, 32))

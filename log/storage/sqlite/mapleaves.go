@@ -88,7 +88,9 @@ func readLeaves(ctx context.Context, stmt func(string) (*sql.Stmt, error), root 
 	defer rows.Close()
 	var out []vmap.Node
 	for rows.Next() {
-		var key, hash, value []byte
+		// The key and hash are copied into the Node: read in place.
+		var key, hash sql.RawBytes
+		var value []byte
 		if err := rows.Scan(&key, &hash, &value); err != nil {
 			return nil, fmt.Errorf("couldn't read the map's leaves below %s: %w", root, err)
 		}
