@@ -10,6 +10,6 @@ serve $DATA $TAG $BIN
 sleep 3
 ( sleep 8; curl -s -o cpu_$TAG.prof "http://127.0.0.1:18081/debug/pprof/profile?seconds=10" ) &
 CP=$!
-bin/credload read -url http://127.0.0.1:18080 -mode $M -concurrency 32 -duration 20s -warmup 3s > rp_${TAG}.out 2>&1
+bin/credload read -url http://127.0.0.1:18080 -mode $M ${RARGS:-} -concurrency 32 -duration 20s -warmup 3s > rp_${TAG}.out 2>&1
 wait $CP
 kill $SP; wait $SP

@@ -257,13 +257,15 @@ func (w *leafWriter) flush(ctx context.Context) error {
 	return nil
 }
 
-// migrateChunkLeaves is how many leaves migrateMapLeaves reads at a time.
-const migrateChunkLeaves = 65536
+// migrateChunkRows is how many rows of map_nodes migrateMapLeaves reads at
+// a time.
+const migrateChunkRows = 65536
 
 // migrateMapLeaves moves the leaves below lowTier of a map_nodes of an
 // earlier version to map_leaves, and drops the other nodes there. It
-// reads the nodes in chunks, in key order, and writes each chunk before it
-// reads the next.
+// reads the nodes in chunks, in key order, and writes each chunk's leaves
+// before it reads the next. Every node it drops is parsed first: one that
+// does not parse at its position fails the migration.
 func migrateMapLeaves(ctx context.Context, tx *sql.Tx) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'map_nodes'").Scan(&n); err != nil || n == 0 {
@@ -277,54 +279,56 @@ func migrateMapLeaves(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	defer put.Close()
-	after, afterDepth := []byte{}, 0
+	after := vmap.NodeID{Depth: lowTier}
 	for {
-		leaves, err := migrationChunk(ctx, tx, after, afterDepth)
+		leaves, last, rows, err := migrationChunk(ctx, tx, after)
 		if err != nil {
 			return err
 		}
 		for _, l := range leaves {
-			if _, err := put.ExecContext(ctx, l.Node.Key[:], l.Node.Hash[:], l.Node.Value); err != nil {
+			if _, err := put.ExecContext(ctx, l.Key[:], l.Hash[:], l.Value); err != nil {
 				return err
 			}
 		}
-		if len(leaves) < migrateChunkLeaves {
+		if rows < migrateChunkRows {
 			break
 		}
-		last := leaves[len(leaves)-1].ID
-		after, afterDepth = last.PrefixBytes(), int(last.Depth)
+		after = last
 	}
 	_, err = tx.ExecContext(ctx, "DELETE FROM map_nodes WHERE tier = ? AND depth > ?", lowTier, lowTier)
 	return err
 }
 
-// migrationChunk reads the next migrateChunkLeaves leaves below lowTier
-// from map_nodes, after the position (after, afterDepth) in its order.
-func migrationChunk(ctx context.Context, tx *sql.Tx, after []byte, afterDepth int) ([]vmap.NodeWrite, error) {
+// migrationChunk reads the next migrateChunkRows nodes below lowTier from
+// map_nodes, after the position after in its order, and returns the
+// leaves among them, the last position read, and how many it read.
+func migrationChunk(ctx context.Context, tx *sql.Tx, after vmap.NodeID) (leaves []vmap.Node, last vmap.NodeID, n int, err error) {
 	rows, err := tx.QueryContext(ctx, `SELECT depth, prefix, node FROM map_nodes
-		WHERE tier = ? AND depth > ? AND (prefix, depth) > (?, ?) AND substr(node, 1, 1) = ?
+		WHERE tier = ? AND depth > ? AND (prefix, depth) > (?, ?)
 		ORDER BY prefix, depth LIMIT ?`,
-		lowTier, lowTier, after, afterDepth, []byte{byte(vmap.KindLeaf)}, migrateChunkLeaves)
+		lowTier, lowTier, after.PrefixBytes(), int(after.Depth), migrateChunkRows)
 	if err != nil {
-		return nil, err
+		return nil, last, 0, err
 	}
 	defer rows.Close()
-	var out []vmap.NodeWrite
 	for rows.Next() {
 		var depth int
 		var prefix, b []byte
 		if err := rows.Scan(&depth, &prefix, &b); err != nil {
-			return nil, err
+			return nil, last, 0, err
 		}
 		id, err := vmap.ParseNodeID(depth, prefix)
 		if err != nil {
-			return nil, fmt.Errorf("storage: map node at depth %d, prefix %x: %w", depth, prefix, err)
+			return nil, last, 0, fmt.Errorf("storage: map node at depth %d, prefix %x: %w", depth, prefix, err)
 		}
-		leaf, err := vmap.ParseNode(id, b)
+		node, err := vmap.ParseNode(id, b)
 		if err != nil {
-			return nil, fmt.Errorf("storage: map node %s: %w", id, err)
+			return nil, last, 0, fmt.Errorf("storage: map node %s: %w", id, err)
 		}
-		out = append(out, vmap.NodeWrite{ID: id, Node: leaf})
+		if node.Kind == vmap.KindLeaf {
+			leaves = append(leaves, node)
+		}
+		last, n = id, n+1
 	}
-	return out, rows.Err()
+	return leaves, last, n, rows.Err()
 }

@@ -553,3 +553,41 @@ func sortedNodes(nodes []storedNode) []storedNode {
 	slices.SortFunc(nodes, func(a, b storedNode) int { return a.id.Compare(b.id) })
 	return nodes
 }
+
+// TestMigrateMapLeavesRefusesCorruptNode: a node below depth 18 that does
+// not parse at its position (a leaf off its key's path, a node of an
+// unknown kind) fails the migration to version 4, which names it, and the
+// database stays at version 3, unchanged.
+func TestMigrateMapLeavesRefusesCorruptNode(t *testing.T) {
+	other := sha256.Sum256([]byte("a key off the path"))
+	for name, set := range map[string]string{
+		"leaf off its path": fmt.Sprintf("CAST(x'02' || x'%x' || substr(node, 34) AS BLOB)", other),
+		"unknown kind":      "CAST(x'07' || substr(node, 2) AS BLOB)",
+	} {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "log.db")
+			var ups []vmap.Update
+			for i := range 20 {
+				k := vmap.Key(sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))))
+				copy(k[:4], "deep") // 32 bits in common: every node of theirs below depth 18
+				ups = append(ups, vmap.Update{Key: k, Value: []byte{byte(i), 3}})
+			}
+			newMapDB(t, path, ups)
+			downgradeMapLeaves(t, path)
+			rawExec(t, path, fmt.Sprintf(`UPDATE map_nodes SET node = %s WHERE (tier, prefix, depth) =
+				(SELECT tier, prefix, depth FROM map_nodes WHERE depth > %d AND substr(node, 1, 1) = x'02' ORDER BY prefix DESC LIMIT 1)`, set, belowTier))
+			before := rawCount(t, path, "SELECT count(*) FROM map_nodes")
+			_, err := sqlite.Open(context.Background(), path)
+			if err == nil || !strings.Contains(err.Error(), "version 4") || !strings.Contains(err.Error(), "map node") {
+				t.Fatalf("Open of a version 3 database with a corrupt node below depth %d: %v", belowTier, err)
+			}
+			t.Log(err)
+			if v, _ := rawSchema(t, path); v != 3 {
+				t.Errorf("the refused database now has version %d", v)
+			}
+			if n := rawCount(t, path, "SELECT count(*) FROM map_nodes"); n != before {
+				t.Errorf("the refused database has %d map nodes, had %d", n, before)
+			}
+		})
+	}
+}
