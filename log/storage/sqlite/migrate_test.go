@@ -554,6 +554,28 @@ func sortedNodes(nodes []storedNode) []storedNode {
 	return nodes
 }
 
+// TestOpenReadOnlyRefusesOtherVersions: OpenReadOnly, which cannot
+// migrate, refuses a database of an earlier or a later schema version,
+// naming both versions, and leaves it as it was.
+func TestOpenReadOnlyRefusesOtherVersions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.db")
+	newMapDB(t, path, []vmap.Update{{Key: vmap.Key(sha256.Sum256([]byte("k"))), Value: []byte("v")}})
+	for _, v := range []int{3, 5} {
+		rawExec(t, path, fmt.Sprintf("PRAGMA user_version = %d", v))
+		s, err := sqlite.OpenReadOnly(context.Background(), path)
+		if err == nil {
+			s.Close()
+			t.Fatalf("OpenReadOnly of a version %d database succeeded", v)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", v)) || !strings.Contains(err.Error(), "4") {
+			t.Errorf("OpenReadOnly of a version %d database: %v", v, err)
+		}
+		if got, _ := rawSchema(t, path); got != v {
+			t.Errorf("the refused database now has version %d, had %d", got, v)
+		}
+	}
+}
+
 // TestMigrateMapLeavesRefusesCorruptNode: a node below depth 18 that does
 // not parse at its position (a leaf off its key's path, a node of an
 // unknown kind) fails the migration to version 4, which names it, and the

@@ -489,6 +489,21 @@ func OpenReadOnly(ctx context.Context, path string) (*Storage, error) {
 		r.Close()
 		return nil, fmt.Errorf("couldn't read %s as a credlog database: %w", path, err)
 	}
+	// A read-only open cannot migrate: a database of another version
+	// would fail only at the first read of a table whose layout changed.
+	var version int
+	if err := r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("couldn't read the schema version of %s: %w", path, err)
+	}
+	switch {
+	case version > schemaVersion:
+		r.Close()
+		return nil, fmt.Errorf("storage: the database has schema version %d; this build knows versions up to %d", version, schemaVersion)
+	case version < schemaVersion:
+		r.Close()
+		return nil, fmt.Errorf("storage: the database has schema version %d; this build reads version %d: open it once read-write (credlogd), which migrates it", version, schemaVersion)
+	}
 	return &Storage{r: &pool{db: r}}, nil
 }
 
