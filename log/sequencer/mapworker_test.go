@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/credlog/credlog/log/storage/sqlite"
 	"github.com/credlog/credlog/log/vmap"
 )
 
@@ -15,15 +17,36 @@ import (
 // commit and some that do not: after a diff that was not committed, the
 // overlay (sorted in place by diff) goes on, with keys updated again.
 // The worker applies batches whole, and in chunks of a few keys.
+//
+// With SQLite as the store, the keys share their first 24 bits in groups,
+// so that the worker reads the positions below depth 18 from the leaves
+// (vmap.SubtreeReader), under an overlay that holds some of them.
 func TestMapWorkerDiffNotCommitted(t *testing.T) {
 	for _, chunk := range []int{mapApplyChunk, 7} {
-		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) { testMapWorkerDiffNotCommitted(t, chunk) })
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
+			testMapWorkerDiffNotCommitted(t, chunk, vmap.NewMemoryStore(), 0)
+		})
+		t.Run(fmt.Sprintf("sqlite/chunk=%d", chunk), func(t *testing.T) {
+			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "map.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			testMapWorkerDiffNotCommitted(t, chunk, s, 3)
+		})
 	}
 }
 
-func testMapWorkerDiffNotCommitted(t *testing.T, chunk int) {
+// mapStore is a store the map worker's test writes its diffs to.
+type mapStore interface {
+	vmap.NodeReader
+	vmap.NodeWriter
+}
+
+// testMapWorkerDiffNotCommitted runs the test on store, with keys whose
+// first shared bytes are zero, and the next two of a small pool.
+func testMapWorkerDiffNotCommitted(t *testing.T, chunk int, store mapStore, shared int) {
 	ctx := context.Background()
-	store := vmap.NewMemoryStore()
 	w := newMapWorker(vmap.NewCache(store, 6))
 	w.chunk = chunk
 	if _, err := w.init(ctx); err != nil {
@@ -44,7 +67,10 @@ func testMapWorkerDiffNotCommitted(t *testing.T, chunk int) {
 			var ups []vmap.Update
 			for range 150 {
 				var k vmap.Key
-				k[0], k[1] = byte(rnd.IntN(8)), byte(rnd.IntN(64))
+				k[shared], k[shared+1] = byte(rnd.IntN(8)), byte(rnd.IntN(64))
+				if shared > 0 {
+					k[0] = byte(rnd.IntN(2)) // two groups of keys that share their first 24 bits
+				}
 				if seen[k] {
 					continue
 				}
