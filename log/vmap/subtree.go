@@ -31,8 +31,8 @@ type SubtreeReader interface {
 //
 //   - no key below a position: it is empty;
 //   - one key: the position holds that key's leaf if its parent has two
-//     or more keys below it, or if its parent is a root (whose leaves are
-//     stored above it, so that a root with one key below is a leaf);
+//     or more keys below it, or is a root (an interior node: a root with
+//     one key below it would be that key's leaf, with nothing below);
 //     otherwise it is empty, the leaf being higher up;
 //   - two keys or more: an interior node, whose hash is computed from the
 //     leaves' hashes.
