@@ -72,7 +72,10 @@ func NewSubtrees(roots []NodeID, leaves [][]Node) (*Subtrees, error) {
 			continue
 		}
 		ls := leaves[i]
-		slices.SortFunc(ls, func(a, b Node) int { return a.Key.Compare(b.Key) })
+		byKey := func(a, b Node) int { return a.Key.Compare(b.Key) }
+		if !slices.IsSortedFunc(ls, byKey) { // a store's range read is sorted
+			slices.SortFunc(ls, byKey)
+		}
 		for j, l := range ls {
 			if err := checkNode(r, l); err != nil || l.Kind != KindLeaf {
 				return nil, fmt.Errorf("%w: leaf of key %s stored below %s", ErrCorrupt, l.Key, r)

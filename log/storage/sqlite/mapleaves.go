@@ -63,24 +63,23 @@ func keyRange(id vmap.NodeID) (lo, hi []byte) {
 	return lo, nil
 }
 
-// rangeArgs returns the query of the range of keys below id, of qRange
-// or qFrom, and its arguments.
-func rangeArgs(id vmap.NodeID, qRange, qFrom string) (string, []any) {
+// rangeArgs returns the statement (or query) of the range of keys below
+// id, of rng (lo <= key < hi) or from (lo <= key), and its arguments.
+func rangeArgs[Q any](id vmap.NodeID, rng, from Q) (Q, []any) {
 	lo, hi := keyRange(id)
 	if hi == nil {
-		return qFrom, []any{lo}
+		return from, []any{lo}
 	}
-	return qRange, []any{lo, hi}
+	return rng, []any{lo, hi}
 }
 
-// readLeaves reads the leaves below root with stmt (which prepares a
-// query for the transaction of the read).
-func readLeaves(ctx context.Context, stmt func(string) (*sql.Stmt, error), root vmap.NodeID) ([]vmap.Node, error) {
-	q, args := rangeArgs(root, qLeavesRange, qLeavesFrom)
-	st, err := stmt(q)
-	if err != nil {
-		return nil, err
-	}
+// leafReads are the reads of map_leaves (leafStmts), in a read
+// transaction (in).
+type leafReads struct{ rng, from *sql.Stmt }
+
+// readLeaves reads the leaves below root.
+func readLeaves(ctx context.Context, q leafReads, root vmap.NodeID) ([]vmap.Node, error) {
+	st, args := rangeArgs(root, q.rng, q.from)
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the map's leaves below %s: %w", root, err)
@@ -117,14 +116,14 @@ func parseLeaf(key, hash, value []byte) (vmap.Node, error) {
 }
 
 // readSubtrees reads the leaves below roots, all at depth lowTier.
-func readSubtrees(ctx context.Context, stmt func(string) (*sql.Stmt, error), roots []vmap.NodeID) (*vmap.Subtrees, error) {
+func readSubtrees(ctx context.Context, q leafReads, roots []vmap.NodeID) (*vmap.Subtrees, error) {
 	leaves := make([][]vmap.Node, len(roots))
 	for i, r := range roots {
 		if r.Depth != lowTier {
 			return nil, fmt.Errorf("storage: subtree root %s is not at depth %d", r, lowTier)
 		}
 		var err error
-		if leaves[i], err = readLeaves(ctx, stmt, r); err != nil {
+		if leaves[i], err = readLeaves(ctx, q, r); err != nil {
 			return nil, err
 		}
 	}
@@ -140,49 +139,45 @@ func (s *Storage) SubtreeDepth() int { return lowTier }
 
 // ReadSubtrees implements vmap.SubtreeReader, in one read transaction.
 func (s *Storage) ReadSubtrees(ctx context.Context, roots []vmap.NodeID) (vmap.NodeReader, error) {
-	tx, stmt, err := s.beginMapRead(ctx)
+	q, err := s.leafStmts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.beginMapRead(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	return readSubtrees(ctx, stmt, roots)
+	return readSubtrees(ctx, q.in(ctx, tx), roots)
 }
 
-// beginMapRead begins a read transaction, with the reads of map_leaves
-// prepared in it.
-func (s *Storage) beginMapRead(ctx context.Context) (*sql.Tx, func(string) (*sql.Stmt, error), error) {
-	stmt, err := s.leafStmts(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
+// beginMapRead begins a read transaction of the map.
+func (s *Storage) beginMapRead(ctx context.Context) (*sql.Tx, error) {
 	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, nil, fmt.Errorf("couldn't begin map read: %w", err)
+		return nil, fmt.Errorf("couldn't begin map read: %w", err)
 	}
-	return tx, stmt(tx), nil
+	return tx, nil
 }
 
-// leafStmts prepares the reads of map_leaves once for the pool, before a
-// transaction takes a connection (the view of ForWriter has only one),
-// and returns a function that gives them in a transaction.
-func (s *Storage) leafStmts(ctx context.Context) (func(*sql.Tx) func(string) (*sql.Stmt, error), error) {
-	prepared := make(map[string]*sql.Stmt, 2)
-	for _, q := range []string{qLeavesRange, qLeavesFrom} {
-		st, err := s.stmt(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't prepare: %w", err)
-		}
-		prepared[q] = st
+// leafStmts returns the reads of map_leaves, prepared once for the pool.
+// Call it before a transaction takes a connection: the view of ForWriter
+// has only one.
+func (s *Storage) leafStmts(ctx context.Context) (leafReads, error) {
+	var q leafReads
+	var err error
+	if q.rng, err = s.stmt(ctx, qLeavesRange); err == nil {
+		q.from, err = s.stmt(ctx, qLeavesFrom)
 	}
-	return func(tx *sql.Tx) func(string) (*sql.Stmt, error) {
-		return func(q string) (*sql.Stmt, error) {
-			st, ok := prepared[q]
-			if !ok {
-				return nil, fmt.Errorf("storage: map leaves query not prepared: %s", q)
-			}
-			return tx.StmtContext(ctx, st), nil
-		}
-	}, nil
+	if err != nil {
+		return q, fmt.Errorf("couldn't prepare: %w", err)
+	}
+	return q, nil
+}
+
+// in returns the reads in tx.
+func (q leafReads) in(ctx context.Context, tx *sql.Tx) leafReads {
+	return leafReads{tx.StmtContext(ctx, q.rng), tx.StmtContext(ctx, q.from)}
 }
 
 // leafWriter makes a map update's writes below lowTier in a batch's

@@ -28,7 +28,11 @@ func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node
 		}
 		prepared[i] = st
 	}
-	tx, leafStmt, err := s.beginMapRead(ctx)
+	leafQ, err := s.leafStmts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.beginMapRead(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +70,7 @@ func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node
 				roots = append(roots, r)
 			}
 		}
-		sub, err := readSubtrees(ctx, leafStmt, roots)
+		sub, err := readSubtrees(ctx, leafQ.in(ctx, tx), roots)
 		if err != nil {
 			return nil, err
 		}
