@@ -139,11 +139,7 @@ func (s *Storage) SubtreeDepth() int { return lowTier }
 
 // ReadSubtrees implements vmap.SubtreeReader, in one read transaction.
 func (s *Storage) ReadSubtrees(ctx context.Context, roots []vmap.NodeID) (vmap.NodeReader, error) {
-	q, err := s.leafStmts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tx, err := s.beginMapRead(ctx)
+	tx, q, err := s.beginMapRead(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -151,13 +147,18 @@ func (s *Storage) ReadSubtrees(ctx context.Context, roots []vmap.NodeID) (vmap.N
 	return readSubtrees(ctx, q.in(ctx, tx), roots)
 }
 
-// beginMapRead begins a read transaction of the map.
-func (s *Storage) beginMapRead(ctx context.Context) (*sql.Tx, error) {
+// beginMapRead begins a read transaction of the map, and returns it with
+// the reads of map_leaves (leafStmts), to take into it when needed.
+func (s *Storage) beginMapRead(ctx context.Context) (*sql.Tx, leafReads, error) {
+	q, err := s.leafStmts(ctx)
+	if err != nil {
+		return nil, q, err
+	}
 	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("couldn't begin map read: %w", err)
+		return nil, q, fmt.Errorf("couldn't begin map read: %w", err)
 	}
-	return tx, nil
+	return tx, q, nil
 }
 
 // leafStmts returns the reads of map_leaves, prepared once for the pool.

@@ -28,11 +28,7 @@ func (s *Storage) ReadNodes(ctx context.Context, ids []vmap.NodeID) ([]vmap.Node
 		}
 		prepared[i] = st
 	}
-	leafQ, err := s.leafStmts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tx, err := s.beginMapRead(ctx)
+	tx, leafQ, err := s.beginMapRead(ctx)
 	if err != nil {
 		return nil, err
 	}
