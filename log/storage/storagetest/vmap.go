@@ -193,7 +193,8 @@ func deepKey(i int) vmap.Key {
 
 // testScanMapNodes checks that ScanMapNodes passes exactly the nodes of
 // the stored map, each once, after inserts, overwrites and deletes, among
-// them deep in the tree: a removed key whose position another key takes.
+// them deep in the tree: a removed key whose position another key takes,
+// a leaf that moves up as the keys beside it go.
 func testScanMapNodes(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t, "scan-map-nodes")
@@ -216,17 +217,37 @@ func testScanMapNodes(t *testing.T, open Opener) {
 	other[31] ^= 1
 	rounds[1] = append(rounds[1], vmap.Update{Key: deepKey(3)}, vmap.Update{Key: other, Value: []byte("other")},
 		vmap.Update{Key: deepKey(5)}, vmap.Update{Key: deepKey(6), Value: []byte("six")})
+	// Then every deep key goes but deepKey(0), whose leaf moves up, out of
+	// the depths where a store may keep leaves alone.
+	var last []vmap.Update
+	for i := 1; i < 40; i++ {
+		last = append(last, vmap.Update{Key: deepKey(i)})
+	}
+	rounds = append(rounds, append(last, vmap.Update{Key: other}))
 	for round, ups := range rounds {
 		if err := s.Commit(ctx, mapBatch(t, ctx, s, 4+round, ups)); err != nil {
 			t.Fatal(err)
 		}
 		applyRef(t, ctx, ref, ups)
+		checkScanMapNodes(t, s, ref, round)
 	}
-	seen := make(map[vmap.NodeID]bool)
 	n = 0
+	err := s.ScanMapNodes(ctx, func(vmap.NodeID, vmap.Node) error { n++; return errStop })
+	if err != errStop || n != 1 {
+		t.Errorf("ScanMapNodes with a failing function: %d calls, %v; want 1, the function's error", n, err)
+	}
+}
+
+// checkScanMapNodes checks that ScanMapNodes passes exactly the nodes of
+// ref, each once.
+func checkScanMapNodes(t *testing.T, s storage.Storage, ref *vmap.MemoryStore, round int) {
+	t.Helper()
+	ctx := context.Background()
+	seen := make(map[vmap.NodeID]bool)
+	n := 0
 	err := s.ScanMapNodes(ctx, func(id vmap.NodeID, got vmap.Node) error {
 		if seen[id] {
-			t.Errorf("ScanMapNodes: node %s passed twice", id)
+			t.Errorf("round %d: ScanMapNodes: node %s passed twice", round, id)
 		}
 		seen[id] = true
 		want, err := ref.ReadNodes(ctx, []vmap.NodeID{id})
@@ -235,20 +256,15 @@ func testScanMapNodes(t *testing.T, open Opener) {
 		}
 		if got.Kind == vmap.KindEmpty || got.Kind != want[0].Kind || got.Hash != want[0].Hash ||
 			got.Key != want[0].Key || string(got.Value) != string(want[0].Value) {
-			t.Errorf("ScanMapNodes: node %s = %+v, want %+v", id, got, want[0])
+			t.Errorf("round %d: ScanMapNodes: node %s = %+v, want %+v", round, id, got, want[0])
 		}
 		n++
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("ScanMapNodes: %v", err)
+		t.Fatalf("round %d: ScanMapNodes: %v", round, err)
 	}
 	if n != ref.Len() {
-		t.Errorf("ScanMapNodes passed %d nodes, the map has %d", n, ref.Len())
-	}
-	n = 0
-	err = s.ScanMapNodes(ctx, func(vmap.NodeID, vmap.Node) error { n++; return errStop })
-	if err != errStop || n != 1 {
-		t.Errorf("ScanMapNodes with a failing function: %d calls, %v; want 1, the function's error", n, err)
+		t.Errorf("round %d: ScanMapNodes passed %d nodes, the map has %d", round, n, ref.Len())
 	}
 }

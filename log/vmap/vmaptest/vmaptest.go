@@ -310,10 +310,22 @@ func testConcurrentReads(t *testing.T, s Store) {
 	wg.Wait()
 }
 
+// leafDepth returns the depth of key's leaf in s.
+func leafDepth(t *testing.T, s Store, key vmap.Key) int {
+	t.Helper()
+	for d := range vmap.KeyBits + 1 {
+		if n := read(t, s, vmap.PathID(key, d))[0]; n.Kind == vmap.KindLeaf && n.Key == key {
+			return d
+		}
+	}
+	t.Fatalf("no leaf of key %s", key)
+	return 0
+}
+
 // testDeepTree builds a map whose keys share long prefixes in groups, so
 // that its paths run to depth 70 and more, then changes values, adds keys
 // and removes them (a whole group but one key, whose leaf then moves up
-// above depth 20). After each batch, every position on the keys' paths,
+// to depth 18 or above). After each batch, every position on the keys' paths,
 // their siblings included, reads as in a MemoryStore given the same
 // updates, and so do the positions below depth SubtreeDepth read through
 // ReadSubtrees.
@@ -344,14 +356,16 @@ func testDeepTree(t *testing.T, s Store) {
 			case g < 4 && j%5 == 1:
 				batches[1] = append(batches[1], vmap.Update{Key: k}) // a removal
 			}
-			if g == groups-1 && j > 0 {
-				batches[2] = append(batches[2], vmap.Update{Key: k})
-			}
 		}
 		for j := 16; j < 24; j++ {
 			k := member(g, j)
 			all = append(all, k)
 			batches[1] = append(batches[1], vmap.Update{Key: k, Value: []byte{byte(j)}})
+		}
+		if g == groups-1 {
+			for j := 1; j < 24; j++ {
+				batches[2] = append(batches[2], vmap.Update{Key: member(g, j)})
+			}
 		}
 	}
 	for i := range 50 {
@@ -369,6 +383,13 @@ func testDeepTree(t *testing.T, s Store) {
 				if d > 0 {
 					ids = append(ids, id.Sibling())
 				}
+			}
+		}
+		if b == len(batches)-1 {
+			// The one key left of the last group: its leaf moved up from
+			// depth 68 or more to above the depth of the store's leaves.
+			if d := leafDepth(t, ref, member(groups-1, 0)); d > 18 {
+				t.Fatalf("the last group's key left has its leaf at depth %d", d)
 			}
 		}
 		got, want := read(t, s, ids...), read(t, ref, ids...)
