@@ -120,7 +120,8 @@ func (s *Subtrees) Node(id NodeID) (Node, error) {
 		}
 		return in[0], nil
 	}
-	return Node{Kind: KindInterior, Hash: hashLeaves(in, int(id.Depth))}, nil
+	h, _ := walkLeaves(in, id, nil) // no error without a function to call
+	return Node{Kind: KindInterior, Hash: h}, nil
 }
 
 // below returns the leaves of the root above id, if id is below a root.
@@ -162,14 +163,17 @@ func (s *Subtrees) Walk(f func(NodeID, Node) error) error {
 	return nil
 }
 
-// walkLeaves calls f with the nodes at id and below it, for ls the keys
-// below id, whose parent has two or more keys below it; it returns id's
-// hash.
+// walkLeaves calls f, unless it is nil, with the nodes at id and below
+// it, for ls the keys below id, whose parent has two or more keys below
+// it; it returns id's hash.
 func walkLeaves(ls []Node, id NodeID, f func(NodeID, Node) error) (Hash, error) {
 	switch len(ls) {
 	case 0:
 		return EmptyHash, nil
 	case 1:
+		if f == nil {
+			return ls[0].Hash, nil
+		}
 		return ls[0].Hash, f(id, ls[0])
 	}
 	s := splitLeaves(ls, int(id.Depth))
@@ -182,20 +186,10 @@ func walkLeaves(ls []Node, id NodeID, f func(NodeID, Node) error) (Hash, error) 
 		return Hash{}, err
 	}
 	h := InteriorHash(h0, h1)
-	return h, f(id, Node{Kind: KindInterior, Hash: h})
-}
-
-// hashLeaves returns the hash of the subtree at depth whose keys are ls,
-// two or more of them.
-func hashLeaves(ls []Node, depth int) Hash {
-	switch len(ls) {
-	case 0:
-		return EmptyHash
-	case 1:
-		return ls[0].Hash
+	if f == nil {
+		return h, nil
 	}
-	s := splitLeaves(ls, depth)
-	return InteriorHash(hashLeaves(ls[:s], depth+1), hashLeaves(ls[s:], depth+1))
+	return h, f(id, Node{Kind: KindInterior, Hash: h})
 }
 
 // splitLeaves returns the index of the first of ls, sorted keys below a

@@ -284,7 +284,8 @@ func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite, remove
 	}
 	for _, i := range keyOrder(writes) {
 		w := &writes[i]
-		if err := checkWrite(w); err != nil {
+		b, err := checkWrite(w)
+		if err != nil {
 			return err
 		}
 		if err := leaves.write(ctx, w); err != nil {
@@ -299,10 +300,6 @@ func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite, remove
 				return fmt.Errorf("couldn't clear map node %s: %w", w.ID, err)
 			}
 			continue
-		}
-		b, err := vmap.MarshalNode(w.Node)
-		if err != nil {
-			return fmt.Errorf("storage: map node %s: %w", w.ID, err)
 		}
 		if len(args) == 0 {
 			first = int(i)
@@ -323,20 +320,21 @@ func writeNodes(ctx context.Context, tx batchTx, writes []vmap.NodeWrite, remove
 	return leaves.flush(ctx)
 }
 
-// checkWrite reports whether the write's node may be stored at its
-// position (vmap.ParseNode's checks), an empty one included.
-func checkWrite(w *vmap.NodeWrite) error {
+// checkWrite returns the storage encoding of the write's node (nil for
+// an empty one), or an error if it may not be stored at its position
+// (vmap.ParseNode's checks).
+func checkWrite(w *vmap.NodeWrite) ([]byte, error) {
 	if w.Node.Kind == vmap.KindEmpty {
-		return nil
+		return nil, nil
 	}
 	b, err := vmap.MarshalNode(w.Node)
 	if err == nil {
 		_, err = vmap.ParseNode(w.ID, b)
 	}
 	if err != nil {
-		return fmt.Errorf("storage: map node %s: %w", w.ID, err)
+		return nil, fmt.Errorf("storage: map node %s: %w", w.ID, err)
 	}
-	return nil
+	return b, nil
 }
 
 // writeMap writes a batch's map diff after checking that the stored map
