@@ -1,13 +1,14 @@
 #!/bin/bash
 # wit.sh TAG BIN: a fresh log with two local witnesses whose cosignatures
 # it needs to publish a checkpoint, then open-loop runs, one after another
-# on that log: RATE:EVENTS for each of SPECS.
+# on that log: RATE:EVENTS for each of SPECS; CFG= another configuration
+# (it must be one line ending in "}").
 set -u
-TAG=$1; BIN=$2
+TAG=$1; BIN=$2; CFG=${CFG:-cfg.json}
 D=dW_$TAG
 rm -rf $D; mkdir -p $D
 # A first start creates the log's key, which the witnesses must know.
-timeout 3 bin/$BIN -config cfg.json -data $D/data -issuer keys/load.example > /dev/null 2>&1
+timeout 3 bin/$BIN -config $CFG -data $D/data -issuer keys/load.example > /dev/null 2>&1
 ORIGIN=$(cut -d+ -f1 $D/data/log.vkey)
 : > $D/policy
 for n in 1 2; do
@@ -17,7 +18,7 @@ for n in 1 2; do
   echo "witness w$n $V http://127.0.0.1:1838$n" >> $D/policy
 done
 printf 'group both 2 w1 w2\nquorum both\n' >> $D/policy
-sed "s|\"log_level\":\"warn\"}|\"log_level\":\"warn\",\"witness_policy\":\"$D/policy\"}|" cfg.json > $D/cfg.json
+sed "s|}\$|,\"witness_policy\":\"$D/policy\"}|" $CFG > $D/cfg.json
 sleep 1
 bin/$BIN -config $D/cfg.json -data $D/data -issuer keys/load.example > $D/srv.log 2>&1 &
 SP=$!
